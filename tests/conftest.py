@@ -1,0 +1,30 @@
+"""Shared test configuration and fixtures."""
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def repo_root():
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def real_silhouettes_dir():
+    """``../shared/data/real_silhouettes`` beside the checkout (nm.gif, bg.gif, cl.gif)."""
+    candidates = [
+        os.environ.get("GAIT_TF_SHARED_DIR"),
+        REPO_ROOT.parent / "shared",
+        REPO_ROOT / "shared",
+    ]
+    for base in candidates:
+        if base and (Path(base) / "data" / "real_silhouettes" / "nm.gif").is_file():
+            return Path(base) / "data" / "real_silhouettes"
+    pytest.fail("real silhouettes not found: expected ../shared/data/real_silhouettes/nm.gif")
