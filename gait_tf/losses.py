@@ -54,24 +54,32 @@ def pairwise_euclidean(x):
     return tf.where(positive, tf.sqrt(safe), tf.zeros_like(d2))
 
 
-def _triplet_terms_compact(dist, matches, margin):
-    """Triplet terms when every label occurs equally often: ``[P, N, K*(N-K)]``."""
+def _triplet_terms(dist, matches, margin):
+    """All (anchor, positive, negative) terms per part, padded to a rectangle.
+
+    Columns of every anchor row are reordered so its positives come first; with
+    ``k_max`` / ``k_min`` the largest / smallest number of positives of an anchor the
+    terms tensor is ``[P, N, k_max, N - k_min]`` (exactly ``[P, N, K, N - K]`` for a
+    P x K batch) with a mask for the padding.
+
+    Returns:
+        ``terms [P, T]`` (masked entries 0) and ``num_valid`` (valid triplets per part).
+    """
     p = tf.shape(dist)[0]
     n = tf.shape(dist)[1]
-    pos_mask = tf.broadcast_to(matches[None], tf.shape(dist))
-    ap = tf.reshape(tf.boolean_mask(dist, pos_mask), [p, n, -1, 1])  # [P, N, K, 1]
-    an = tf.reshape(tf.boolean_mask(dist, tf.logical_not(pos_mask)), [p, n, 1, -1])  # [P, N, 1, N-K]
-    terms = tf.nn.relu(ap - an + margin)
-    return tf.reshape(terms, [p, -1])
-
-
-def _triplet_terms_dense(dist, matches, margin):
-    """Triplet terms for any label multiset: ``[P, N*N*N]`` (invalid triplets are 0)."""
-    p = tf.shape(dist)[0]
-    valid = tf.logical_and(matches[:, :, None], tf.logical_not(matches)[:, None, :])  # [N, N, N]
-    terms = tf.nn.relu(dist[:, :, :, None] - dist[:, :, None, :] + margin)
-    terms = terms * tf.cast(valid, tf.float32)[None]
-    return tf.reshape(terms, [p, -1]), tf.reduce_sum(tf.cast(valid, tf.float32))
+    is_pos = tf.cast(matches, tf.int32)
+    counts = tf.reduce_sum(is_pos, axis=1)  # [N] positives per anchor (self included)
+    k_max = tf.reduce_max(counts)
+    k_min = tf.reduce_min(counts)
+    order = tf.argsort(-is_pos, axis=1, stable=True)  # positives first, [N, N]
+    ordered = tf.gather(dist, tf.broadcast_to(order[None], tf.shape(dist)), axis=2, batch_dims=2)
+    ap = ordered[:, :, :k_max]  # [P, N, k_max]
+    an = ordered[:, :, k_min:]  # [P, N, N - k_min]
+    pos_ok = tf.range(k_max)[None, :] < counts[:, None]  # [N, k_max]
+    neg_ok = (k_min + tf.range(n - k_min))[None, :] >= counts[:, None]  # [N, N - k_min]
+    valid = tf.cast(tf.logical_and(pos_ok[:, :, None], neg_ok[:, None, :]), tf.float32)
+    terms = tf.nn.relu(ap[:, :, :, None] - an[:, :, None, :] + margin) * valid[None]
+    return tf.reshape(terms, [p, -1]), tf.reduce_sum(valid)
 
 
 def batch_all_triplet_loss(embeddings, labels, margin=0.2):
@@ -88,8 +96,8 @@ def batch_all_triplet_loss(embeddings, labels, margin=0.2):
         averaged over parts), ``mean_dist`` (mean pairwise distance, diagonal included,
         averaged over parts), ``hard_loss`` (largest term, averaged over parts).
 
-    Uses a compact ``[P, N, K, N-K]`` tensor when all labels occur equally often (P x K
-    batches) and a masked ``[P, N, N, N]`` tensor otherwise.
+    Memory: one ``[P, N, K, N-K]`` float32 tensor for a P x K batch of N = P*K samples
+    (unbalanced batches are padded to the largest K).
     """
     emb = tf.cast(embeddings, tf.float32)
     if emb.shape.rank == 2:
@@ -98,20 +106,9 @@ def batch_all_triplet_loss(embeddings, labels, margin=0.2):
     emb = tf.transpose(emb, [1, 0, 2])  # [P, B, D]
     dist = pairwise_euclidean(emb)  # [P, B, B]
     matches = tf.equal(labels[:, None], labels[None, :])  # [B, B]
-    counts = tf.reduce_sum(tf.cast(matches, tf.int32), axis=1)
-    balanced = tf.reduce_all(tf.equal(counts, counts[0]))
     margin = tf.constant(margin, tf.float32)
     n = tf.cast(tf.shape(dist)[1], tf.float32)
-
-    def compact():
-        terms = _triplet_terms_compact(dist, matches, margin)
-        return terms, tf.cast(tf.shape(terms)[1], tf.float32)
-
-    def dense():
-        return _triplet_terms_dense(dist, matches, margin)
-
-    terms, num_valid = tf.cond(balanced, compact, dense)  # [P, T], scalar
-    terms = tf.ensure_shape(terms, [emb.shape[0], None])
+    terms, num_valid = _triplet_terms(dist, matches, margin)  # [P, T], scalar
     loss_sum = tf.reduce_sum(terms, axis=1)  # [P]
     num_nonzero = tf.reduce_sum(tf.cast(terms > 0.0, tf.float32), axis=1)  # [P]
     per_part = tf.math.divide_no_nan(loss_sum, num_nonzero)
@@ -123,7 +120,7 @@ def batch_all_triplet_loss(embeddings, labels, margin=0.2):
         ),
         "num_nonzero": tf.reduce_mean(num_nonzero),
         "mean_dist": tf.reduce_mean(tf.reduce_sum(dist, axis=[1, 2]) / (n * n)),
-        "hard_loss": tf.reduce_mean(tf.reduce_max(terms, axis=1)),
+        "hard_loss": tf.reduce_mean(tf.reduce_max(tf.pad(terms, [[0, 0], [0, 1]]), axis=1)),
     }
     return loss, metrics
 

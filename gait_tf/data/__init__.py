@@ -13,6 +13,7 @@ _LAZY = {
     "SequenceRecord": "gait_tf.data.records:SequenceRecord",
     "GaitDataset": "gait_tf.data.records:GaitDataset",
     "load_dataset": "gait_tf.data.readers:load_dataset",
+    "dataset_from_arrays": "gait_tf.data.readers:dataset_from_arrays",
     "read_sequence": "gait_tf.data.io:read_sequence",
     "read_pickle": "gait_tf.data.io:read_pickle",
     "write_pickle": "gait_tf.data.io:write_pickle",
@@ -23,6 +24,9 @@ _LAZY = {
     "make_train_dataset": "gait_tf.data.pipeline:make_train_dataset",
     "make_eval_dataset": "gait_tf.data.pipeline:make_eval_dataset",
     "TrainPipeline": "gait_tf.data.pipeline:TrainPipeline",
+    "build_train_pipeline": "gait_tf.data.pipeline:build_train_pipeline",
+    "label_map": "gait_tf.data.pipeline:label_map",
+    "AugmentConfig": "gait_tf.data.augment:AugmentConfig",
 }
 
 

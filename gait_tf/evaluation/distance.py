@@ -9,8 +9,9 @@ Embeddings are ``[N, P, D]`` (``P`` horizontal parts of ``D`` dims) or ``[N, D]`
   parts: ``d(x, y) = 1 - mean_p <x_p/|x_p|, y_p/|y_p|>`` (in ``[0, 2]``).
 
 Everything is computed in blocks of ``probe_chunk`` probes × ``gallery_chunk`` gallery
-items, so the largest temporary is ``[P, probe_chunk, gallery_chunk]`` float32 plus one
-block of each input converted to float32 — never an ``N × M × P`` tensor. Inputs may be
+items (default: as many as fit in 32 MiB of float32), so the largest temporary is
+``[P, probe_chunk, gallery_chunk]`` float32 plus one block of each input converted to
+float32 — never an ``N × M × P`` tensor. Inputs may be
 stored as float16 (halving gallery memory); blocks are promoted to float32 before the
 matrix products.
 """
@@ -22,7 +23,8 @@ from gait_tf.errors import ConfigError, DataError
 
 METRICS = ("euc", "cos")
 DEFAULT_PROBE_CHUNK = 256
-DEFAULT_GALLERY_CHUNK = 4096
+DEFAULT_GALLERY_CHUNK = None  # auto: about BLOCK_BYTES of float32 gallery per block
+BLOCK_BYTES = 32 * 2**20
 
 
 def as_parts(embeddings, name="embeddings") -> np.ndarray:
@@ -56,14 +58,14 @@ def _block(x: np.ndarray, metric: str):
     xp = np.ascontiguousarray(np.transpose(x, (1, 0, 2)), dtype=np.float32)
     if metric == "cos":
         norm = np.sqrt(np.einsum("pnd,pnd->pn", xp, xp))[..., None]
-        xp /= np.maximum(norm, 1e-12)
+        xp = xp / np.maximum(norm, 1e-12)  # new array: never modify the caller's embeddings
         return xp, None
     return xp, np.einsum("pnd,pnd->pn", xp, xp)[..., None]
 
 
 def _block_distance(xp, xsq, yp, ysq, metric, out):
     """Distance of prepared blocks ``[P, n, D]`` and ``[P, m, D]`` into ``out`` ``[n, m]``."""
-    prod = np.matmul(xp, np.transpose(yp, (0, 2, 1)))  # [P, n, m]
+    prod = np.einsum("pnd,pmd->pnm", xp, yp, optimize=True)  # [P, n, m], BLAS-backed
     if metric == "cos":
         np.mean(prod, axis=0, out=out)
         np.subtract(1.0, out, out=out)
@@ -105,6 +107,8 @@ def iter_distance_rows(
     x, y = _check_pair(probe, gallery)
     n, m = len(x), len(y)
     probe_chunk = max(1, int(probe_chunk))
+    if gallery_chunk is None:
+        gallery_chunk = max(64, BLOCK_BYTES // (4 * x.shape[1] * x.shape[2]))
     gallery_chunk = max(1, int(gallery_chunk))
     # prepare gallery blocks once when there are several probe chunks and they are small
     gallery_blocks = None

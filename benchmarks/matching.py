@@ -1,0 +1,154 @@
+"""Probe-vs-gallery matching throughput and peak memory.
+
+Compares, in the same run and on the same random data:
+
+- ``chunked-topk``: :func:`gait_tf.evaluation.topk` (k nearest, never holds N×M),
+- ``chunked-full``: :func:`gait_tf.evaluation.pairwise_distance` (returns the N×M matrix,
+  computed block by block),
+- ``gallery-identify``: :meth:`gait_tf.Gallery.identify_batch` (per-subject best distance,
+  top-5; one subject per 4 gallery embeddings),
+- ``plain-numpy``: the same per-part Euclidean distance written directly in numpy
+  (``|x|² + |y|² − 2 x·y`` per part over the whole gallery at once, float32 copy of the
+  gallery), skipped when its estimated memory exceeds ``--plain-max-gb``.
+
+Peak memory is the peak of numpy allocations during the call (``tracemalloc``), on top of
+the stored gallery and probes. Throughput is in probe×gallery comparisons per second.
+
+Usage::
+
+    python benchmarks/matching.py --sizes 1000 10000 100000 --parts 62 --dim 256 \\
+        --probes 16 --dtype float16 --json matching.json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import sys
+import time
+import tracemalloc
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+from gait_tf.evaluation import pairwise_distance, topk  # noqa: E402
+from gait_tf.gallery import Gallery  # noqa: E402
+from gait_tf.utils.atomic import atomic_write  # noqa: E402
+
+
+def plain_numpy_distance(x, y):
+    """Per-part Euclidean distance averaged over parts, all at once: [N, M]."""
+    x = x.astype(np.float32)
+    y = y.astype(np.float32)
+    xx = np.einsum("npd,npd->pn", x, x)  # [P, N]
+    yy = np.einsum("mpd,mpd->pm", y, y)  # [P, M]
+    xy = np.matmul(x.transpose(1, 0, 2), y.transpose(1, 2, 0))  # [P, N, M]
+    d = xx[:, :, None] + yy[:, None, :] - 2.0 * xy
+    return np.sqrt(np.maximum(d, 0.0)).mean(axis=0)
+
+
+def random_gallery(m, parts, dim, dtype, seed=0, chunk=2048):
+    rng = np.random.default_rng(seed)
+    out = np.empty((m, parts, dim), dtype)
+    for i in range(0, m, chunk):
+        out[i : i + chunk] = rng.standard_normal((min(chunk, m - i), parts, dim), dtype=np.float32)
+    return out
+
+
+def measure(fn, repeats):
+    """(best seconds, peak extra bytes, result) of fn() over ``repeats`` runs."""
+    best, peak, result = float("inf"), 0, None
+    for _ in range(repeats):
+        result = None
+        tracemalloc.start()
+        base = tracemalloc.get_traced_memory()[0]
+        t0 = time.perf_counter()
+        result = fn()
+        dt = time.perf_counter() - t0
+        peak = max(peak, tracemalloc.get_traced_memory()[1] - base)
+        tracemalloc.stop()
+        best = min(best, dt)
+    return best, peak, result
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000], help="gallery sizes")
+    ap.add_argument("--parts", type=int, default=62)
+    ap.add_argument("--dim", type=int, default=256)
+    ap.add_argument("--probes", type=int, default=16, help="probes matched against the gallery")
+    ap.add_argument("--dtype", default="float16", choices=["float16", "float32"], help="gallery storage dtype")
+    ap.add_argument("--k", type=int, default=5)
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--plain-max-gb", type=float, default=3.0,
+                    help="skip plain numpy when its estimated peak exceeds this (GB)")
+    ap.add_argument("--no-gallery", action="store_true", help="skip the Gallery.identify_batch row")
+    ap.add_argument("--json", default=None, metavar="PATH")
+    args = ap.parse_args(argv)
+
+    rows = []
+    rng = np.random.default_rng(1)
+    probes = rng.standard_normal((args.probes, args.parts, args.dim), dtype=np.float32)
+    header = f"{'gallery':>8} {'method':>17} {'time s':>8} {'Mcmp/s':>8} {'probes/s':>9} {'peak MB':>9}  note"
+    print(f"parts={args.parts} dim={args.dim} probes={args.probes} storage={args.dtype} "
+          f"cpus={os.cpu_count()} numpy={np.__version__}")
+    print(header)
+    print("-" * len(header))
+    for m in args.sizes:
+        gallery = random_gallery(m, args.parts, args.dim, np.dtype(args.dtype))
+        store_mb = gallery.nbytes / 2**20
+        results = {}
+        methods = [
+            ("chunked-topk", lambda: topk(probes, gallery, args.k)),
+            ("chunked-full", lambda: pairwise_distance(probes, gallery)),
+        ]
+        if not args.no_gallery:
+            g = Gallery("bench", (args.parts, args.dim), storage_dtype=args.dtype)
+            g.enroll_many(gallery, np.arange(m) // 4)
+            g._subject_index()  # sort once, as a long-lived gallery would be
+            methods.append(("gallery-identify", lambda: g.identify_batch(probes, top_k=args.k)))
+        plain_bytes = 4 * (m * args.parts * args.dim * 2 + 3 * args.parts * args.probes * m)
+        for name, fn in methods:
+            t, peak, res = measure(fn, args.repeats)
+            results[name] = res
+            rows.append(dict(gallery=m, method=name, seconds=t, comparisons_per_s=args.probes * m / t,
+                             probes_per_s=args.probes / t, peak_mb=peak / 2**20, store_mb=store_mb))
+        if plain_bytes <= args.plain_max_gb * 2**30:
+            t, peak, ref = measure(lambda: plain_numpy_distance(probes, gallery), args.repeats)
+            err = float(np.abs(ref - results["chunked-full"]).max())
+            rows.append(dict(gallery=m, method="plain-numpy", seconds=t, comparisons_per_s=args.probes * m / t,
+                             probes_per_s=args.probes / t, peak_mb=peak / 2**20, store_mb=store_mb,
+                             max_abs_diff_vs_chunked=err))
+            top_ok = bool(np.array_equal(np.argsort(ref, axis=1, kind="stable")[:, :1], results["chunked-topk"][0][:, :1]))
+            rows[-1]["top1_agrees"] = top_ok
+        else:
+            rows.append(dict(gallery=m, method="plain-numpy", seconds=None, store_mb=store_mb,
+                             skipped=f"needs ~{plain_bytes / 2**30:.1f} GB > --plain-max-gb {args.plain_max_gb}"))
+        for r in rows[-(len(methods) + 1):]:
+            if r.get("seconds") is None:
+                print(f"{m:>8} {r['method']:>17} {'-':>8} {'-':>8} {'-':>9} {'-':>9}  skipped: {r['skipped']}")
+            else:
+                note = f"gallery stored {store_mb:.0f} MB"
+                if "max_abs_diff_vs_chunked" in r:
+                    note = f"max |diff| vs chunked {r['max_abs_diff_vs_chunked']:.1e}, top-1 agrees {r['top1_agrees']}"
+                print(f"{m:>8} {r['method']:>17} {r['seconds']:>8.3f} {r['comparisons_per_s'] / 1e6:>8.2f} "
+                      f"{r['probes_per_s']:>9.1f} {r['peak_mb']:>9.1f}  {note}")
+        del gallery, results
+        if not args.no_gallery:
+            del g
+    maxrss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"process peak RSS: {maxrss_mb:.0f} MB")
+    if args.json:
+        payload = {"config": vars(args), "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
+                                                     "numpy": np.__version__},
+                   "process_peak_rss_mb": maxrss_mb, "rows": rows}
+        with atomic_write(args.json, "w") as fh:
+            json.dump(payload, fh, indent=2)
+        print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()

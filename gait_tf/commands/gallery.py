@@ -1,0 +1,128 @@
+"""``gait-tf gallery``: create, enroll into, calibrate and inspect gallery files.
+
+Examples::
+
+    gait-tf gallery create people.gallery --model-name gaitset --embeddings enroll.npz
+    gait-tf gallery enroll people.gallery --subject alice --model gaitset.keras --sequence walk.gif
+    gait-tf gallery calibrate people.gallery --embeddings heldout.npz --far 0.01
+    gait-tf gallery info people.gallery
+
+Embeddings files hold ``embeddings`` [N, P, D] and string ``subjects`` [N] (the identities
+to enroll, or the held-out identities for calibration). Every write is atomic.
+"""
+from __future__ import annotations
+
+import json
+
+
+def register(subparsers):
+    from gait_tf.commands.identify import add_probe_arguments
+
+    p = subparsers.add_parser("gallery", help="create / enroll / calibrate / inspect identification galleries",
+                              description=__doc__)
+    sub = p.add_subparsers(dest="gallery_command", metavar="ACTION", required=True)
+
+    c = sub.add_parser("create", help="new gallery file from an embeddings .npz (subjects = identities)")
+    c.add_argument("gallery", metavar="G.gallery")
+    c.add_argument("--model-name", required=True, help="model that made the embeddings (e.g. gaitset)")
+    c.add_argument("--embeddings", metavar="FILE.npz", default=None,
+                   help="embeddings + subjects to enroll (optional: an empty gallery needs --shape)")
+    c.add_argument("--shape", default=None, help="embedding shape for an empty gallery, e.g. 62,256")
+    c.add_argument("--metric", default="euc", choices=["euc", "cos"])
+    c.add_argument("--float16", action="store_true", help="store embeddings as float16")
+    c.add_argument("--force", action="store_true", help="overwrite an existing file")
+    c.set_defaults(func=_create)
+
+    e = sub.add_parser("enroll", help="add embeddings (.npz with subjects) or a sequence (--subject) to a gallery")
+    e.add_argument("gallery", metavar="G.gallery")
+    add_probe_arguments(e)
+    e.add_argument("--subject", default=None, help="identity of --sequence (required with --sequence)")
+    e.set_defaults(func=_enroll)
+
+    k = sub.add_parser("calibrate", help="set the open-set threshold for a false-accept rate on held-out embeddings")
+    k.add_argument("gallery", metavar="G.gallery")
+    k.add_argument("--embeddings", metavar="FILE.npz", required=True, help="held-out embeddings + subjects")
+    k.add_argument("--far", type=float, default=0.01, help="target false-accept rate (default 0.01)")
+    k.add_argument("--mode", default="pairs", choices=["pairs", "identification"],
+                   help="FAR over impostor pairs (default) or over impostor identification attempts")
+    k.set_defaults(func=_calibrate)
+
+    i = sub.add_parser("info", help="print a gallery's metadata as JSON")
+    i.add_argument("gallery", metavar="G.gallery")
+    i.set_defaults(func=_info)
+
+
+def _subjects(data, path):
+    from gait_tf.errors import DataError
+
+    if "subjects" not in data:
+        raise DataError(f"{path}: missing array 'subjects' (the identities of the embeddings)")
+    return data["subjects"].astype(str)
+
+
+def _create(args):
+    from pathlib import Path
+
+    from gait_tf.errors import ConfigError
+    from gait_tf.evaluation.embed import load_embeddings
+    from gait_tf.gallery import Gallery
+
+    if Path(args.gallery).exists() and not args.force:
+        raise ConfigError(f"{args.gallery} exists; use --force to overwrite or 'gallery enroll' to add to it")
+    data = load_embeddings(args.embeddings, require=("embeddings",)) if args.embeddings else None
+    if data is not None:
+        shape = data["embeddings"].shape[1:]
+    elif args.shape:
+        try:
+            shape = tuple(int(s) for s in args.shape.split(","))
+        except ValueError:
+            raise ConfigError(f"--shape {args.shape!r}: expected comma-separated ints, e.g. 62,256") from None
+    else:
+        raise ConfigError("give --embeddings FILE.npz or --shape P,D")
+    gallery = Gallery(args.model_name, shape, metric=args.metric, storage_dtype="float16" if args.float16 else "float32")
+    if data is not None:
+        model = str(data["model"]) if "model" in data else None
+        gallery.enroll_many(data["embeddings"], _subjects(data, args.embeddings), model_name=model)
+    gallery.save(args.gallery)
+    print(gallery)
+
+
+def _enroll(args):
+    from gait_tf.commands.identify import load_probes
+    from gait_tf.errors import ConfigError
+    from gait_tf.evaluation.embed import load_embeddings
+    from gait_tf.gallery import Gallery
+
+    gallery = Gallery.load(args.gallery)
+    emb, names, model = load_probes(args, gallery.embedding_shape)
+    if args.sequence:
+        if not args.subject:
+            raise ConfigError("--subject is required with --sequence")
+        ids = [args.subject] * len(emb)
+    elif args.subject:
+        ids = [args.subject] * len(emb)
+    else:
+        ids = _subjects(load_embeddings(args.embeddings, require=("embeddings",)), args.embeddings)
+    n = gallery.enroll_many(emb, ids, model_name=model)
+    gallery.save(args.gallery)
+    print(f"enrolled {n} embedding(s); {gallery}")
+
+
+def _calibrate(args):
+    from gait_tf.evaluation.embed import load_embeddings
+    from gait_tf.gallery import Gallery
+
+    gallery = Gallery.load(args.gallery)
+    data = load_embeddings(args.embeddings, require=("embeddings", "subjects"))
+    model = str(data["model"]) if "model" in data else None
+    gallery._check_model(model)
+    cal = gallery.calibrate(data["embeddings"], data["subjects"], far=args.far, mode=args.mode)
+    gallery.save(args.gallery)
+    print(json.dumps(cal, indent=2))
+
+
+def _info(args):
+    from gait_tf.gallery import Gallery
+
+    meta = Gallery.read_metadata(args.gallery)
+    print(json.dumps(meta, indent=2))

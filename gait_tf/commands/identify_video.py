@@ -1,0 +1,71 @@
+"""``gait-tf identify-video VIDEO --gallery G --model M``: who is walking in this video?
+
+Segments and tracks the walker (``--method bgsub|unet``), pretreats the silhouettes,
+embeds them with the silhouette model ``M`` (a ``.keras`` file) and ranks the subjects
+of gallery ``G`` (a ``.npz`` gallery made by ``Gallery.save``). Prints the ranked
+identities with their distances and the answer - a subject id, or ``unknown`` when the
+best distance is above the gallery's open-set threshold. A progress bar is shown on
+stderr for videos of 100 frames or more.
+"""
+from __future__ import annotations
+
+import json
+
+from gait_tf.commands.silhouettes import add_video_arguments, parse_track
+
+
+def register(subparsers):
+    p = subparsers.add_parser("identify-video", help="video -> silhouettes -> embedding -> gallery identity",
+                              description=__doc__.split("\n\n")[1])
+    add_video_arguments(p)
+    p.add_argument("--gallery", required=True, metavar="G", help="gallery file (.npz, from Gallery.save)")
+    p.add_argument("--model", required=True, metavar="M", help="silhouette model (.keras) that made the gallery")
+    p.add_argument("--model-name", metavar="NAME",
+                   help="model name to check against the gallery (default: the Keras model's name)")
+    p.add_argument("--top-k", type=int, default=5, help="ranked identities to print (default 5)")
+    p.add_argument("--threshold", type=float,
+                   help="open-set distance threshold (default: the gallery's calibrated one)")
+    p.add_argument("--closed-set", action="store_true", help="never answer unknown (ignore any threshold)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=main)
+
+
+def main(args):
+    from gait_tf.errors import ConfigError
+    from gait_tf.evaluation.embed import load_model
+    from gait_tf.gallery import Gallery
+    from gait_tf.video.pipeline import check_gallery_model, identify_video, model_name_of
+
+    if args.top_k < 1:
+        raise ConfigError(f"--top-k must be >= 1, got {args.top_k}")
+    if args.step < 1:
+        raise ConfigError(f"--step must be >= 1, got {args.step}")
+    if args.closed_set and args.threshold is not None:
+        raise ConfigError("--closed-set and --threshold exclude each other")
+    gallery = Gallery.load(args.gallery)
+    model = load_model(args.model)
+    name = args.model_name or model_name_of(model)
+    # refuse a gallery of another model before spending time on the video
+    check_gallery_model(gallery, name, f"gallery {args.gallery}")
+    threshold = None if args.closed_set else (args.threshold if args.threshold is not None else ...)
+    kwargs = {"bg_method": args.bg_method} if args.method == "bgsub" else {}
+    res = identify_video(args.video, gallery, model, model_name=name, method=args.method,
+                         segmenter=args.segmenter, track=parse_track(args.track), top_k=args.top_k,
+                         threshold=threshold, gallery_source=f"gallery {args.gallery}",
+                         max_frames=args.max_frames, step=args.step,
+                         progress=False if args.no_progress else "auto", **kwargs)
+    ident = res.identification
+    if args.json:
+        print(json.dumps(res.to_dict(), indent=2))
+        return 0
+    t = res.track
+    print(f"{t.source}: track {t.track_id} of {len(t.tracks)}, {len(t)} silhouettes, "
+          f"{res.n_pretreated} used (method {t.method})")
+    thr = ident.threshold
+    print(f"gallery {args.gallery}: model {gallery.model_name}, {gallery.num_subjects} subjects, "
+          f"threshold {'none (closed set)' if thr is None else f'{thr:.4g}'}")
+    print(f"{'rank':>4}  {'subject':<16} distance")
+    for r, m in enumerate(ident.matches, 1):
+        print(f"{r:>4}  {m.subject_id:<16} {m.distance:.4f}")
+    print(f"identity: {ident.identity}")
+    return 0

@@ -1,0 +1,61 @@
+"""``gait-tf train --config training/configs/NAME.yaml [--set key=value ...] [--workdir DIR]``."""
+from __future__ import annotations
+
+
+def register(subparsers):
+    p = subparsers.add_parser(
+        "train",
+        help="train a model from a YAML recipe (resumes from the last checkpoint)",
+        description="Train a model from a YAML config (see docs/training.md). The run resumes "
+        "from the newest checkpoint in WORKDIR/checkpoints unless --no-resume.",
+    )
+    p.add_argument("--config", required=True, help="YAML config (training/configs/*.yaml)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config key, e.g. --set optimizer.lr=0.001 --set data.p=4 "
+                   "(value parsed as YAML; repeatable)")
+    p.add_argument("--workdir", default=None, help="output directory (default: runs/<config name>)")
+    p.add_argument("--resume", dest="resume", action="store_true", default=True,
+                   help="resume from the newest checkpoint (default)")
+    p.add_argument("--no-resume", dest="resume", action="store_false",
+                   help="start from scratch (existing checkpoints are overwritten as training proceeds)")
+    p.add_argument("--strategy", default=None,
+                   choices=["auto", "default", "one_device", "mirrored", "multi_worker"],
+                   help="tf.distribute strategy (overrides train.strategy); multi_worker reads TF_CONFIG")
+    p.add_argument("--cpu-replicas", type=int, default=None, metavar="N",
+                   help="split the CPU into N logical devices (for --strategy mirrored without GPUs)")
+    p.add_argument("--max-steps", type=int, default=None,
+                   help="stop after N steps in this process (checkpointed; rerun to continue)")
+    p.add_argument("--max-minutes", type=float, default=None,
+                   help="stop after this wall time (checkpointed; rerun to continue)")
+    p.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
+    p.set_defaults(func=run)
+
+
+def run(args):
+    import json
+    from pathlib import Path
+
+    from gait_tf.errors import ConfigError
+    from gait_tf.train.config import dump_config, load_config
+
+    overrides = list(args.overrides)
+    if args.strategy:
+        overrides.append(f"train.strategy={args.strategy}")
+    cfg = load_config(args.config, overrides)
+    if args.print_config:
+        print(dump_config(cfg), end="")
+        return 0
+    if args.cpu_replicas is not None:
+        if args.cpu_replicas < 1:
+            raise ConfigError(f"--cpu-replicas {args.cpu_replicas}: must be >= 1")
+        from gait_tf.train.distribute import configure_logical_cpus
+
+        configure_logical_cpus(args.cpu_replicas)
+    from gait_tf.train.trainer import train
+
+    workdir = Path(args.workdir) if args.workdir else Path("runs") / cfg["name"]
+    summary = train(cfg, workdir, resume=args.resume, max_steps=args.max_steps,
+                    max_seconds=None if args.max_minutes is None else args.max_minutes * 60)
+    print(json.dumps({k: summary[k] for k in ("name", "step", "finished", "steps_per_s", "checkpoint",
+                                              "export")} | {"loss": summary["last_metrics"].get("loss")}))
+    return 0

@@ -1,0 +1,174 @@
+"""Loading, validating and assigning OpenGait state_dicts onto Keras models.
+
+A *plan* is a list of :class:`Entry`: which torch keys feed which Keras variable and how the
+arrays are re-laid-out (``[Cout, Cin, kh, kw] -> [kh, kw, Cin, Cout]`` etc.). Conversion
+validates the whole plan (missing, unexpected and mis-shaped keys, all reported by name in
+one :class:`~gait_tf.errors.CheckpointError`) before assigning any variable, so a bad
+checkpoint never leaves a half-loaded model.
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from gait_tf.errors import CheckpointError, ModelError
+
+#: keys that OpenGait checkpoints may carry but that hold no model weight
+IGNORED_SUFFIXES = ("num_batches_tracked",)
+IGNORED_PREFIXES = ("loss_aggregator.",)
+
+#: model name -> module in gait_tf.convert with a ``plan(model) -> list[Entry]`` function
+CONVERTERS = {"gaitset": "gaitset", "gaitpart": "gaitpart", "gln": "gln", "gaitgl": "gaitgl"}
+
+
+@dataclasses.dataclass
+class Entry:
+    """``variable <- transform([state[k] for k in torch_keys])``."""
+
+    torch_keys: Sequence[str]
+    variable: Any  # keras.Variable
+    transform: Callable[[list], np.ndarray] = lambda arrays: arrays[0]
+
+
+# ---------------------------------------------------------------- layout transforms
+
+
+def conv_kernel(arrays):
+    """PyTorch ``ConvNd`` weight ``[Cout, Cin, *k]`` -> Keras ``[*k, Cin, Cout]`` (N = 1, 2, 3)."""
+    a = arrays[0]
+    return np.transpose(a, tuple(range(2, a.ndim)) + (1, 0))
+
+
+def linear_kernel(arrays):
+    """PyTorch ``Linear`` weight ``[out, in]`` -> Keras ``Dense`` kernel ``[in, out]``."""
+    return arrays[0].T
+
+
+def stacked_conv1d(arrays):
+    """Per-part ``Conv1d`` weights ``P x [Cout, Cin, k]`` -> ``[P, k, Cin, Cout]``."""
+    return np.stack([np.transpose(a, (2, 1, 0)) for a in arrays])
+
+
+def parts_channels_vector(parts, channels):
+    """A ``[C*P]`` vector indexed ``c*P + p`` (OpenGait ``x.view(n, -1)`` of ``[n, C, P]``)
+    -> ``[P*C]`` indexed ``p*C + c`` (our ``[B, P, C]`` flattened)."""
+
+    def fn(arrays):
+        return arrays[0].reshape(channels, parts).T.reshape(-1)
+
+    return fn
+
+
+def conv_entry(key, layer, attr="kernel"):
+    return Entry([key], getattr(layer, attr), conv_kernel)
+
+
+def bn_entries(prefix, layer, transform=None):
+    """The four BatchNorm tensors (``weight, bias, running_mean, running_var``)."""
+    tf = transform or (lambda arrays: arrays[0])
+    pairs = (("weight", "gamma"), ("bias", "beta"), ("running_mean", "moving_mean"), ("running_var", "moving_variance"))
+    return [Entry([f"{prefix}.{t}"], getattr(layer, k), tf) for t, k in pairs]
+
+
+# ---------------------------------------------------------------- loading
+
+
+def load_state_dict(path) -> dict:
+    """Read an OpenGait checkpoint (``torch.save`` dict with a ``'model'`` state_dict, or a bare
+    state_dict) -> ``{name: float32 numpy array}``. DDP's ``module.`` prefix is stripped."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {str(path)!r} does not exist")
+    try:
+        import torch
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise CheckpointError(
+            f"reading the PyTorch checkpoint {str(path)!r} needs torch: pip install gait_tf[convert]"
+        ) from exc
+    try:
+        obj = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise CheckpointError(f"cannot read PyTorch checkpoint {str(path)!r}: {exc}") from exc
+    state = obj.get("model", obj) if isinstance(obj, dict) else None
+    if not isinstance(state, dict) or not all(hasattr(v, "shape") for v in state.values()):
+        raise CheckpointError(
+            f"checkpoint {str(path)!r} is not an OpenGait checkpoint: expected a dict with a 'model' state_dict"
+        )
+    out = {}
+    for key, value in state.items():
+        key = key[len("module."):] if key.startswith("module.") else key
+        out[key] = value.detach().cpu().float().numpy() if value.is_floating_point() else value.cpu().numpy()
+    return out
+
+
+# ---------------------------------------------------------------- validation / assignment
+
+
+def plan_for(model, model_name: str) -> list:
+    """The conversion plan of ``model`` (a Keras model built by ``gait_tf.models.create(model_name)``)."""
+    key = str(model_name).lower()
+    if key not in CONVERTERS:
+        raise ModelError(f"no PyTorch converter for model {model_name!r}; supported: {', '.join(sorted(CONVERTERS))}")
+    module = importlib.import_module(f"gait_tf.convert.{CONVERTERS[key]}")
+    return module.plan(model)
+
+
+def _ignored(key):
+    return key.endswith(IGNORED_SUFFIXES) or key.startswith(IGNORED_PREFIXES)
+
+
+def _names(items, limit=20):
+    items = sorted(items)
+    more = f" ... (+{len(items) - limit} more)" if len(items) > limit else ""
+    return ", ".join(items[:limit]) + more
+
+
+def assign_state_dict(model, model_name: str, state: dict, source: str = "checkpoint") -> int:
+    """Validate ``state`` against the plan of ``model`` in full, then assign. Returns the number of
+    variables assigned. Raises :class:`CheckpointError` naming every missing, unexpected and
+    mis-shaped key; nothing is assigned in that case."""
+    plan = plan_for(model, model_name)
+    expected = {k for e in plan for k in e.torch_keys}
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected and not _ignored(k)]
+    values, misshaped = [], []
+    if not missing:
+        for e in plan:
+            try:
+                arr = np.asarray(e.transform([state[k] for k in e.torch_keys]), dtype=np.float32)
+            except ValueError as exc:
+                arr, err = None, str(exc)
+            else:
+                err = None
+            want = tuple(e.variable.shape)
+            if arr is None or tuple(arr.shape) != want:
+                got = " / ".join(f"{k} {tuple(state[k].shape)}" for k in e.torch_keys[:3])
+                misshaped.append(f"{got} does not fit {e.variable.path} {want}" + (f" ({err})" if err else ""))
+            values.append(arr)
+    problems = []
+    if missing:
+        problems.append(f"missing keys: {_names(missing)}")
+    if unexpected:
+        problems.append(f"unexpected keys: {_names(unexpected)}")
+    if misshaped:
+        problems.append(f"mis-shaped keys: {'; '.join(misshaped[:10])}" + (" ..." if len(misshaped) > 10 else ""))
+    if problems:
+        raise CheckpointError(f"{source} does not match model {model_name!r}: " + " | ".join(problems))
+    for e, arr in zip(plan, values):
+        e.variable.assign(arr)
+    return len(plan)
+
+
+def convert_checkpoint(checkpoint, model: str = "gaitset", preset: str | None = None, **overrides):
+    """Build ``gait_tf.models.create(model, preset, **overrides)`` and load the OpenGait
+    checkpoint at ``checkpoint`` into it. Returns the Keras model."""
+    from gait_tf import models
+
+    state = load_state_dict(checkpoint)
+    keras_model = models.create(model, preset=preset, **overrides)
+    assign_state_dict(keras_model, model, state, source=f"checkpoint {str(checkpoint)!r}")
+    return keras_model

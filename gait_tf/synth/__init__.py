@@ -1,0 +1,22 @@
+"""Procedural synthetic walkers: a 3D articulated body with subject-specific proportions
+and gait dynamics, rendered as CASIA-B-like silhouettes, RGB frames, masks and 2D joints.
+
+See docs/synth.md. ``from gait_tf.synth import WalkerGenerator, CONDITIONS, VIEWS, JOINT_NAMES``.
+"""
+from gait_tf.synth.body import JOINT_NAMES, SKELETON, stable_rng, stable_seed
+from gait_tf.synth.generator import (
+    CONDITIONS,
+    VIEWS,
+    SubjectParams,
+    WalkerGenerator,
+    WalkerSequence,
+    check_condition,
+    check_subject,
+    check_view,
+)
+from gait_tf.synth.render import BACKGROUNDS
+
+__all__ = [
+    "JOINT_NAMES", "SKELETON", "CONDITIONS", "VIEWS", "BACKGROUNDS", "WalkerGenerator", "WalkerSequence",
+    "SubjectParams", "check_condition", "check_subject", "check_view", "stable_rng", "stable_seed",
+]

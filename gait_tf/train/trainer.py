@@ -1,0 +1,268 @@
+"""The training loop: config -> model, optimizer, batch source -> checkpoints and export.
+
+``train(cfg, workdir)`` runs ``cfg["train"]["iterations"]`` optimizer steps under a
+``tf.distribute`` strategy, resuming from the newest checkpoint in ``<workdir>/checkpoints``
+(same step, same sampler position). Work-directory layout::
+
+    <workdir>/config.yaml        the resolved config (atomic)
+    <workdir>/checkpoints/       tf.train.CheckpointManager (model, optimizer, step, data state)
+    <workdir>/tensorboard/       tf.summary scalars (loss terms, lr, steps/s)
+    <workdir>/metrics.jsonl      one JSON line per logged step (same scalars)
+    <workdir>/model.keras        the final model (atomic), when train.export is true
+    <workdir>/summary.json       final step, loss, timings (atomic)
+"""
+from __future__ import annotations
+
+import inspect
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+from gait_tf.errors import ConfigError, ModelError
+from gait_tf.train.config import dump_config
+from gait_tf.utils import atomic_write
+
+
+def _set_precision(mode):
+    import keras
+
+    policy = {False: "float32", True: "mixed_float16", "float16": "mixed_float16",
+              "bfloat16": "mixed_bfloat16"}[mode]
+    keras.mixed_precision.set_global_policy(policy)
+    return policy
+
+
+def _scalar_summary(tag, value):
+    """``tf.summary.scalar`` without the ``tensorboard`` package: a float32 tensor summary
+    tagged for TensorBoard's scalars plugin (what ``tf.summary.scalar`` writes)."""
+    import tensorflow as tf
+    from tensorflow.core.framework import summary_pb2
+
+    metadata = summary_pb2.SummaryMetadata()
+    metadata.plugin_data.plugin_name = "scalars"
+    tf.summary.write(tag, tf.constant(value, tf.float32), metadata=metadata)
+
+
+def build_model(model_cfg, num_classes):
+    """``models.create`` with ``class_num`` set to the number of training identities when
+    the builder takes it and the config does not fix it."""
+    from gait_tf import models
+
+    spec = models.get_spec(model_cfg["name"])
+    overrides = dict(model_cfg["overrides"])
+    params = inspect.signature(spec.builder).parameters
+    if "class_num" in params and "class_num" not in overrides:
+        overrides["class_num"] = int(num_classes)
+    return models.create(model_cfg["name"], preset=model_cfg["preset"], **overrides)
+
+
+class Trainer:
+    """Trains one model from a resolved config (see :func:`gait_tf.train.config.load_config`).
+
+    Args:
+        cfg: resolved config dict.
+        workdir: output directory (created).
+        resume: restore the newest checkpoint in ``<workdir>/checkpoints`` (default True).
+        strategy: a ``tf.distribute.Strategy`` (default: from ``cfg["train"]["strategy"]``).
+        source: a batch source (default: from ``cfg["data"]``; see :mod:`gait_tf.train.sources`).
+        max_steps: stop after this many steps in *this* process (the run stays resumable;
+            used by tests and time-budgeted scripts).
+        max_seconds: stop (after checkpointing) when this much wall time has elapsed.
+    """
+
+    def __init__(self, cfg, workdir, resume=True, strategy=None, source=None, max_steps=None,
+                 max_seconds=None, log=print):
+        import keras
+        import tensorflow as tf
+
+        from gait_tf.losses import build_loss
+        from gait_tf.train.checkpoints import TrainingCheckpoint
+        from gait_tf.train.distribute import make_strategy, worker_role
+        from gait_tf.train.schedules import build_optimizer, build_schedule
+        from gait_tf.train.sources import build_source
+
+        self.cfg = cfg
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.max_steps = max_steps
+        self.max_seconds = max_seconds
+        self.log = log
+        tcfg = cfg["train"]
+        seed = int(cfg["seed"])
+        keras.utils.set_random_seed(seed)
+        if tcfg["deterministic"]:
+            tf.config.experimental.enable_op_determinism()
+        self.policy = _set_precision(tcfg["mixed_precision"])
+
+        self.strategy = strategy or make_strategy(tcfg["strategy"])
+        self.replicas = self.strategy.num_replicas_in_sync
+        self.is_chief, task_type, task_id = worker_role(self.strategy)
+        if cfg["data"]["p"] % self.replicas:
+            raise ConfigError(f"data.p={cfg['data']['p']} must be divisible by the number of "
+                              f"replicas ({self.replicas}) so every replica gets whole identities")
+        self.source = source or build_source(cfg["data"], seed, self.workdir)
+        self.loss_fn = build_loss(cfg["losses"])
+
+        with self.strategy.scope():
+            self.model = build_model(cfg["model"], self.source.num_classes)
+            spec_hw = (64, 44)
+            dummy = tf.zeros([2, 2, *spec_hw, 1], tf.float32)
+            outputs = self.model(dummy, training=False)
+            if not isinstance(outputs, dict):
+                raise ModelError(f"model {cfg['model']['name']!r} must return a dict with 'embeddings'")
+            self.loss_fn.check_outputs(outputs)
+            schedule = build_schedule(cfg["schedule"], cfg["optimizer"]["lr"], tcfg["iterations"])
+            self.optimizer, self.l2 = build_optimizer(cfg["optimizer"], schedule)
+            if self.policy == "mixed_float16":
+                self.optimizer = keras.optimizers.LossScaleOptimizer(self.optimizer)
+            self.optimizer.build(self.model.trainable_variables)
+            self.schedule = schedule
+
+        # non-chief workers of a multi-worker run write their (required) checkpoint copies
+        # to a scratch directory, as the tf.distribute docs prescribe
+        ckpt_dir = self.workdir / "checkpoints"
+        if not self.is_chief:
+            ckpt_dir = self.workdir / f".worker-{task_type}-{task_id}" / "checkpoints"
+        self.ckpt = TrainingCheckpoint(ckpt_dir, self.model, self.optimizer, tcfg["keep_checkpoints"])
+        self.start_step, self.data_state = (self.ckpt.restore() if resume else (0, None))
+        if self.start_step:
+            self.log(f"resumed from {self.ckpt.latest} at step {self.start_step}")
+        self._train_step = self._make_train_step()
+
+    # ------------------------------------------------------------------ step
+    def _make_train_step(self):
+        import tensorflow as tf
+
+        model, optimizer, loss_fn, strategy = self.model, self.optimizer, self.loss_fn, self.strategy
+        replicas = float(self.replicas)
+        l2 = float(self.l2)
+
+        def replica_step(x, y):
+            with tf.GradientTape() as tape:
+                outputs = model(x, training=True)
+                loss, metrics = loss_fn(outputs, y)
+                objective = loss
+                if l2:
+                    objective = objective + 0.5 * l2 * tf.add_n(
+                        [tf.reduce_sum(tf.square(tf.cast(v, tf.float32))) for v in model.trainable_variables]
+                    )
+                objective = objective / replicas
+                scaled = optimizer.scale_loss(objective) if hasattr(optimizer, "scale_loss") else objective
+            grads = tape.gradient(scaled, model.trainable_variables)
+            optimizer.apply(grads, model.trainable_variables)
+            return metrics
+
+        @tf.function
+        def train_step(batch):
+            x, y = batch
+            per_replica = strategy.run(replica_step, args=(x, y))
+            return {k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None)
+                    for k, v in per_replica.items()}
+
+        return train_step
+
+    def _lr(self):
+        opt = getattr(self.optimizer, "inner_optimizer", self.optimizer)
+        return float(self.schedule(opt.iterations))
+
+    # ------------------------------------------------------------------ loop
+    def fit(self):
+        """Run to ``train.iterations`` (or ``max_steps`` / ``max_seconds``); return a summary dict."""
+        import tensorflow as tf
+
+        from gait_tf.train.checkpoints import export_keras
+        from gait_tf.train.distribute import distribute_batches
+
+        tcfg = self.cfg["train"]
+        total = tcfg["iterations"]
+        step = self.start_step
+        if self.is_chief:
+            with atomic_write(self.workdir / "config.yaml", "w") as fh:
+                fh.write(dump_config(self.cfg))
+        state = self.data_state if self.data_state else None
+        if state is None and step:
+            state = self.source.state(step)
+        batches = distribute_batches(self.strategy, lambda: self.source.dataset(state))
+        iterator = iter(batches)
+        writer = tf.summary.create_file_writer(str(self.workdir / "tensorboard")) if self.is_chief else None
+        bar = None
+        if tcfg["progress"] and self.is_chief and step < total:
+            from tqdm import tqdm
+
+            bar = tqdm(total=total, initial=step, desc=self.cfg["name"], unit="it", file=sys.stderr,
+                       dynamic_ncols=True, mininterval=1.0)
+        t0 = time.time()
+        t_log, s_log = t0, step
+        last = {}
+        steps_this_run = 0
+        stopped_early = False
+        while step < total:
+            metrics = self._train_step(next(iterator))
+            step += 1
+            steps_this_run += 1
+            if step % tcfg["log_every"] == 0 or step == total or step == 1:
+                last = {k: float(v) for k, v in metrics.items()}
+                if not all(math.isfinite(v) for v in last.values()):
+                    raise ConfigError(f"training diverged at step {step} (loss {last.get('loss')}); "
+                                      "lower optimizer.lr")
+                now = time.time()
+                last["lr"] = self._lr()
+                last["steps_per_s"] = (step - s_log) / max(now - t_log, 1e-9)
+                t_log, s_log = now, step
+                if writer is not None:
+                    with writer.as_default(step=step):
+                        for k, v in last.items():
+                            _scalar_summary(k, v)
+                    writer.flush()
+                    with open(self.workdir / "metrics.jsonl", "a", encoding="utf-8") as fh:
+                        fh.write(json.dumps({"step": step, **last}) + "\n")
+            if bar is not None:
+                bar.update(1)
+                if last:
+                    bar.set_postfix(loss=f"{last['loss']:.4f}", refresh=False)
+            out_of_budget = (self.max_steps is not None and steps_this_run >= self.max_steps) or (
+                self.max_seconds is not None and time.time() - t0 >= self.max_seconds)
+            if step % tcfg["checkpoint_every"] == 0 or step == total or out_of_budget:
+                self.ckpt.save(step, self.source.state(step))
+            if out_of_budget and step < total:
+                stopped_early = True
+                break
+        if bar is not None:
+            bar.close()
+        elapsed = time.time() - t0
+        export = None
+        if step >= total and tcfg["export"]:
+            export = self.workdir / "model.keras"
+            if self.is_chief:
+                export_keras(self.model, export)
+            else:
+                export_keras(self.model, self.workdir / f".worker-export-{os.getpid()}" / "model.keras")
+        summary = {
+            "name": self.cfg["name"],
+            "model": self.cfg["model"]["name"],
+            "step": step,
+            "iterations": total,
+            "finished": step >= total,
+            "stopped_early": stopped_early,
+            "start_step": self.start_step,
+            "steps_this_run": steps_this_run,
+            "seconds": elapsed,
+            "steps_per_s": steps_this_run / elapsed if elapsed > 0 else None,
+            "replicas": self.replicas,
+            "precision": self.policy,
+            "last_metrics": last,
+            "checkpoint": self.ckpt.latest,
+            "export": str(export) if export else None,
+        }
+        if self.is_chief:
+            with atomic_write(self.workdir / "summary.json", "w") as fh:
+                json.dump(summary, fh, indent=2)
+        return summary
+
+
+def train(cfg, workdir, **kwargs):
+    """Build a :class:`Trainer` and run it; returns the summary dict."""
+    return Trainer(cfg, workdir, **kwargs).fit()

@@ -1,0 +1,117 @@
+"""Training config schema, overrides, schedules and optimizers (no training)."""
+import numpy as np
+import pytest
+import yaml
+
+from gait_tf import cli
+from gait_tf.errors import ConfigError
+from gait_tf.train.config import apply_overrides, load_config
+
+BASE = {
+    "model": {"name": "gaitset"},
+    "data": {"random": {"num_classes": 6}, "p": 2, "k": 2, "frames": 4},
+}
+
+
+def test_defaults_and_overrides(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump(BASE))
+    cfg = load_config(path, ["optimizer.lr=3e-3", "losses.0.margin=0.3", "schedule.milestones=[10, 20]",
+                             "data.synthetic.root=/x", "data.random=null"])
+    assert cfg["name"] == "run"
+    assert cfg["optimizer"]["lr"] == pytest.approx(3e-3)
+    assert cfg["losses"][0]["margin"] == 0.3
+    assert cfg["schedule"]["milestones"] == [10, 20]
+    assert cfg["data"]["synthetic"] == {"root": "/x"}
+    assert cfg["train"]["iterations"] == 1000 and cfg["optimizer"]["type"] == "adam"
+
+
+@pytest.mark.parametrize(
+    "override,culprit",
+    [
+        ("optimizer.lrr=1", "optimizer.lrr"),
+        ("optimizer.type=rmsprop", "optimizer.type"),
+        ("optimizer.lr=-1", "optimizer.lr"),
+        ("data.p=0", "data.p"),
+        ("data.k=2.5", "data.k"),
+        ("train.mixed_precision=int8", "train.mixed_precision"),
+        ("train.strategy=tpu", "train.strategy"),
+        ("schedule.milestones=[20, 10]", "schedule.milestones"),
+        ("losses.0.type=arcface", r"losses\[0\]\.type"),
+        ("bogus=1", "bogus"),
+        ("data.root=/somewhere", "exactly one data source"),
+        ("train.deterministic=maybe", "train.deterministic"),
+    ],
+)
+def test_bad_values_name_the_key(override, culprit):
+    with pytest.raises(ConfigError, match=culprit):
+        load_config(raw=BASE, overrides=[override])
+
+
+def test_missing_model_name_and_bad_set_syntax():
+    with pytest.raises(ConfigError, match="model.name"):
+        load_config(raw={"data": BASE["data"]})
+    with pytest.raises(ConfigError, match="KEY=VALUE"):
+        load_config(raw=BASE, overrides=["optimizer.lr"])
+    with pytest.raises(ConfigError, match="not an index"):
+        apply_overrides(BASE | {"losses": [{"type": "triplet"}]}, ["losses.3.weight=1"])
+
+
+def test_cli_reports_config_error_without_traceback(tmp_path, capsys):
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(BASE | {"optimizer": {"momentun": 0.9}}))
+    code = cli.main(["train", "--config", str(path), "--workdir", str(tmp_path / "w")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "optimizer.momentun" in err and "Traceback" not in err
+    assert cli.main(["train", "--config", str(tmp_path / "missing.yaml")]) == 2
+
+
+def test_print_config(tmp_path, capsys):
+    path = tmp_path / "ok.yaml"
+    path.write_text(yaml.safe_dump(BASE))
+    assert cli.main(["train", "--config", str(path), "--print-config", "--set", "train.iterations=7"]) == 0
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert printed["train"]["iterations"] == 7 and printed["model"]["name"] == "gaitset"
+
+
+def test_shipped_configs_are_valid(repo_root):
+    paths = sorted((repo_root / "training" / "configs").glob("*.yaml"))
+    assert len(paths) >= 12
+    for path in paths:
+        cfg = load_config(path)
+        assert cfg["name"] == path.stem
+
+
+def test_multistep_schedule_matches_torch_semantics():
+    from gait_tf.train.schedules import CosineSchedule, MultiStepSchedule
+
+    sched = MultiStepSchedule(0.1, [3, 5], gamma=0.1)
+    # torch MultiStepLR stepped after every update: update i (0-based) uses 0.1 * 0.1**#(m <= i)
+    expected = [0.1, 0.1, 0.1, 0.01, 0.01, 0.001, 0.001]
+    np.testing.assert_allclose([float(sched(i)) for i in range(7)], expected, rtol=1e-6)
+    warm = MultiStepSchedule(1.0, [], warmup_steps=4)
+    np.testing.assert_allclose([float(warm(i)) for i in range(6)], [0.25, 0.5, 0.75, 1, 1, 1], rtol=1e-6)
+    cos = CosineSchedule(1.0, total_steps=10, min_lr=0.0)
+    np.testing.assert_allclose([float(cos(0)), float(cos(5)), float(cos(10))], [1.0, 0.5, 0.0], atol=1e-6)
+    assert MultiStepSchedule.from_config(sched.get_config()).get_config() == sched.get_config()
+
+
+def test_optimizer_weight_decay_modes():
+    import keras
+    import tensorflow as tf
+
+    from gait_tf.train.config import SCHEMA
+    from gait_tf.train.schedules import build_optimizer
+
+    base = dict(SCHEMA["optimizer"])
+    sgd, l2 = build_optimizer(base | {"type": "sgd", "weight_decay": 5e-4}, 0.1)
+    assert isinstance(sgd, keras.optimizers.SGD) and l2 == pytest.approx(5e-4)
+    adamw, l2 = build_optimizer(base | {"type": "adamw", "weight_decay": 0.01}, 1e-3)
+    assert isinstance(adamw, keras.optimizers.AdamW) and l2 == 0.0
+    assert adamw.weight_decay == pytest.approx(0.01)
+    # decoupled decay on Adam: one step with a zero gradient shrinks w by lr * wd
+    adam, l2 = build_optimizer(base | {"weight_decay": 0.5, "weight_decay_mode": "decoupled"}, 0.1)
+    v = tf.Variable([2.0])
+    adam.apply([tf.zeros([1])], [v])
+    assert l2 == 0.0 and float(v[0]) == pytest.approx(2.0 * (1 - 0.1 * 0.5), rel=1e-5)
