@@ -6,7 +6,8 @@ measures:
 * ``pretreat``: ``pretreat_sequence`` on raw frames (frames/s);
 * ``load``: reading + validating OpenGait pickles into the cache (sequences/s);
 * ``train[...]``: the P x K ``tf.data`` training pipeline on cached sequences
-  (sequences/s = batches x P x K / s), with and without augmentation;
+  (sequences/s = batches x P x K / s), with and without augmentation; the best and
+  the median of ``--repeats`` windows of ``--batches`` batches;
 * ``eval``: the one-sequence evaluation pipeline (sequences/s).
 
 Usage::
@@ -70,6 +71,7 @@ def main(argv=None):
     ap.add_argument("--frames", type=int, default=30)
     ap.add_argument("--batches", type=int, default=20, help="timed batches per configuration")
     ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=3, help="timed windows per configuration (best is reported)")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
 
@@ -96,35 +98,41 @@ def main(argv=None):
         results.append({"stage": "load+validate pickles", "unit": "seq/s", "value": n_seq / dt, "count": n_seq})
 
         for mode, augment in (("fixed_unordered", False), ("fixed_unordered", True), ("fixed_ordered", True)):
-            pipe = build_train_pipeline(ds, p=args.p, k=args.k, frames=args.frames, mode=mode,
-                                        augment=augment, seed=0, num_batches=args.warmup + args.batches)
+            pipe = build_train_pipeline(ds, p=args.p, k=args.k, frames=args.frames, mode=mode, augment=augment,
+                                        seed=0, num_batches=args.warmup + args.repeats * args.batches)
             it = iter(pipe.dataset)
             for _ in range(args.warmup):
                 next(it)
-            t0 = time.perf_counter()
-            for _ in range(args.batches):
-                x, _ = next(it)
-            dt = time.perf_counter() - t0
-            n = args.batches * args.p * args.k
+            rates = []
+            for _ in range(args.repeats):
+                t0 = time.perf_counter()
+                for _ in range(args.batches):
+                    next(it)
+                rates.append(args.batches * args.p * args.k / (time.perf_counter() - t0))
             results.append({"stage": f"train {mode}, augment={'on' if augment else 'off'}",
-                            "unit": "seq/s", "value": n / dt, "count": n,
-                            "batches_per_s": args.batches / dt})
+                            "unit": "seq/s", "value": max(rates), "median": float(np.median(rates)),
+                            "count": args.repeats * args.batches * args.p * args.k,
+                            "batches_per_s": max(rates) / (args.p * args.k)})
 
-        evals, dt = timed(lambda: sum(1 for _ in make_eval_dataset(ds)))
+        eval_ds = make_eval_dataset(ds)
+        evals, dt = timed(lambda: sum(1 for _ in eval_ds))
         results.append({"stage": "eval (whole sequences)", "unit": "seq/s", "value": evals / dt, "count": evals})
 
     info = {
         "settings": vars(args) | {"json": str(args.json) if args.json else None},
         "batch_shape": [args.p * args.k, args.frames, 64, 44, 1],
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": sys.version.split()[0],
+        "machine": {"cpus": os.cpu_count(), "load_average_1min": os.getloadavg()[0],
+                    "platform": platform.platform(), "python": sys.version.split()[0],
                     "tensorflow": tf.__version__},
         "results": results,
     }
     print(f"pipeline throughput (P={args.p}, K={args.k}, frames={args.frames}, "
-          f"{args.subjects} subjects x {args.seqs} seqs, {os.cpu_count()} CPUs)")
-    print(f"{'stage':42s} {'value':>10s}  unit")
+          f"{args.subjects} subjects x {args.seqs} seqs, {os.cpu_count()} CPUs, "
+          f"load average {os.getloadavg()[0]:.1f})")
+    print(f"{'stage':42s} {'best':>10s} {'median':>10s}  unit")
     for r in results:
-        print(f"{r['stage']:42s} {r['value']:10.1f}  {r['unit']}")
+        median = f"{r['median']:10.1f}" if "median" in r else f"{'':10s}"
+        print(f"{r['stage']:42s} {r['value']:10.1f} {median}  {r['unit']}")
     if args.json:
         from gait_tf.utils.atomic import atomic_write
         with atomic_write(args.json, "w") as fh:

@@ -160,7 +160,8 @@ class Gallery:
 
     def _consolidate(self):
         if self._chunks:
-            self._emb = np.concatenate([self._emb, *self._chunks]).astype(self.storage_dtype, copy=False)
+            parts = ([self._emb] if len(self._emb) else []) + self._chunks
+            self._emb = parts[0] if len(parts) == 1 else np.concatenate(parts)
             self._labels = np.concatenate([self._labels, *self._chunk_labels])
             self._chunks, self._chunk_labels = [], []
             self._index = None
@@ -227,7 +228,8 @@ class Gallery:
         return emb
 
     def _as_embeddings(self, x, what="embedding") -> np.ndarray:
-        """An embedding, a batch of embeddings or a sequence → float32 ``[k, *shape]``."""
+        """An embedding, a batch of embeddings or a sequence → float16/float32 ``[k, *shape]``
+        (float16/float32 inputs are not copied)."""
         if isinstance(x, (list, tuple)) and x and not np.isscalar(x[0]) and np.ndim(x[0]) >= 2:
             return np.concatenate([self._as_embeddings(item, what) for item in x])
         arr = np.asarray(x)
@@ -246,9 +248,11 @@ class Gallery:
                 f"{what} of shape {arr.shape} does not match the gallery's embedding shape {shape} "
                 f"(model {self.model_name!r}); embeddings of another model or shape are refused"
             )
-        out = out.astype(np.float32)
-        if not np.all(np.isfinite(out)):
-            raise GalleryError(f"{what} contains NaN or infinite values")
+        if out.dtype not in (np.float16, np.float32):
+            out = out.astype(np.float32)
+        for i in range(0, len(out), 4096):  # chunked: no full-size temporary for big batches
+            if not np.all(np.isfinite(out[i : i + 4096])):
+                raise GalleryError(f"{what} contains NaN or infinite values")
         return out
 
     # ------------------------------------------------------------------ enrollment
@@ -262,7 +266,7 @@ class Gallery:
         if not sid or sid == UNKNOWN:
             raise GalleryError(f"invalid subject id {subject_id!r} ({UNKNOWN!r} is reserved)")
         emb = self._as_embeddings(embedding_or_sequence, f"embedding for subject {sid!r}")
-        self._chunks.append(emb.astype(self.storage_dtype))
+        self._chunks.append(np.array(emb, dtype=self.storage_dtype))  # a copy: the caller may reuse emb
         self._chunk_labels.append(np.full(len(emb), sid))
         self._index = None
         return len(emb)
@@ -276,7 +280,7 @@ class Gallery:
             raise GalleryError(f"subject_ids: expected {len(emb)} ids, got shape {ids.shape}")
         if np.any(ids == UNKNOWN) or np.any(ids == ""):
             raise GalleryError(f"invalid subject id in subject_ids ({UNKNOWN!r} and '' are reserved)")
-        self._chunks.append(emb.astype(self.storage_dtype))
+        self._chunks.append(np.array(emb, dtype=self.storage_dtype))
         self._chunk_labels.append(ids)
         self._index = None
         return len(emb)

@@ -103,7 +103,7 @@ def _write_dataset(root, views=("000", "090"), n_subjects=3, seed=0):
                 write_pickle(root / f"{s:03d}" / c / v / f"{v}.pkl", frames)
 
 
-def test_evaluate_model_over_dataset(tmp_path, capsys):
+def test_evaluate_model_over_dataset(tmp_path, capsys, real_silhouettes_dir):
     model = _tiny_model(tmp_path / "tiny.keras")
     _write_dataset(tmp_path / "data")
     out = tmp_path / "out"
@@ -124,6 +124,33 @@ def test_evaluate_model_over_dataset(tmp_path, capsys):
     direct = np.asarray(model(seq[None, :, :, 10:54, None].astype(np.float32) / 255.0)["embeddings"])[0]
     np.testing.assert_allclose(emb[0], direct, atol=1e-6)
     assert subjects[0] == "000"
+
+    # enroll the evaluated embeddings, then identify a pretreated pickle through the model
+    g = str(tmp_path / "tiny.gallery")
+    assert main(["gallery", "create", g, "--model-name", "tiny", "--embeddings", str(out / "embeddings.npz")]) == 0
+    probe = tmp_path / "data" / "002" / "cl-02" / "090" / "090.pkl"
+    capsys.readouterr()
+    assert main(["identify", "--gallery", g, "--model", str(tmp_path / "tiny.keras"), "--sequence", str(probe),
+                 "--top-k", "2"]) == 0
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert line.startswith(f"{probe}: 002 ")
+    # raw silhouettes (GIF) are pretreated, embedded and enrolled; the same walker in
+    # another condition is found among the synthetic subjects
+    assert main(["gallery", "enroll", g, "--model", str(tmp_path / "tiny.keras"), "--sequence",
+                 str(real_silhouettes_dir / "nm.gif"), "--subject", "real"]) == 0
+    capsys.readouterr()
+    assert main(["identify", "--gallery", g, "--model", str(tmp_path / "tiny.keras"), "--sequence",
+                 str(real_silhouettes_dir / "bg.gif"), "--closed-set"]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1].startswith(f"{real_silhouettes_dir / 'bg.gif'}: real ")
+
+    # the Python API: a Gallery whose embed_fn is the model enrolls raw uint8 sequences
+    from gait_tf.evaluation.embed import model_embed_fn
+    from gait_tf.gallery import Gallery
+
+    api = Gallery("tiny", (4, 4), embed_fn=model_embed_fn(model))
+    api.enroll("000", read_pickle(tmp_path / "data" / "000" / "nm-01" / "000" / "000.pkl"))
+    api.enroll("001", read_pickle(tmp_path / "data" / "001" / "nm-01" / "000" / "000.pkl"))
+    assert api.identify(read_pickle(tmp_path / "data" / "001" / "bg-02" / "090" / "090.pkl")).identity == "001"
 
 
 def test_gallery_and_identify_commands(tmp_path, capsys):

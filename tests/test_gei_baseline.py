@@ -17,7 +17,7 @@ def test_gait_energy_image():
 
 
 def test_gei_baseline_ranks_conditions():
-    res = run_gei_baseline(range(1, 9), image_size=(72, 96), views=["036", "090", "144"])
+    res = run_gei_baseline(range(1, 9), image_size=(72, 96), views=["036", "090", "144"], n_frames=32)
     summary = res["summary"]
     assert set(summary) == {"NM", "BG", "CL"}
     assert res["settings"]["sequences"] == 8 * 10 * 3

@@ -19,7 +19,7 @@ def net():
 @pytest.fixture(scope="module")
 def images():
     rng = np.random.default_rng(0)
-    return rng.integers(0, 256, (2, 299, 299, 3), dtype=np.uint8)
+    return rng.integers(0, 256, (1, 299, 299, 3), dtype=np.uint8)
 
 
 def test_joint_names_are_synth_order():
@@ -31,11 +31,11 @@ def test_joint_names_are_synth_order():
 
 def test_forward_shapes_and_ranges(net, images):
     feats = net.feed_forward_features(images)
-    assert feats.shape == (2, 17, 17, 32) and np.isfinite(feats).all()
+    assert feats.shape == (1, 17, 17, 32) and np.isfinite(feats).all()
     hm = net.heat_maps(images)
-    assert hm.shape == (2, 289, 289, 16) and hm.min() >= 0.0 and hm.max() <= 1.0
+    assert hm.shape == (1, 289, 289, 16) and hm.min() >= 0.0 and hm.max() <= 1.0
     ys, xs, probs = net.joint_positions(images)
-    assert ys.shape == xs.shape == probs.shape == (2, 16)
+    assert ys.shape == xs.shape == probs.shape == (1, 16)
     assert (ys >= 0).all() and (ys < 299).all() and (xs < 299).all()
     assert ((probs > 0) & (probs < 1)).all()
     # float input in 0..255 is the same as uint8; input_scale handles [0, 1] floats
@@ -169,10 +169,10 @@ def test_cli_embed_video(net, tmp_path, monkeypatch, capsys):
     from gait_tf.cli import main
 
     monkeypatch.setattr(human_pose, "HumanPoseIRNetwork", lambda **kw: net)
-    clip = np.random.default_rng(1).integers(0, 255, (3, 120, 160, 3), dtype=np.uint8)
+    clip = np.random.default_rng(1).integers(0, 255, (2, 120, 160, 3), dtype=np.uint8)
     np.save(tmp_path / "clip.npy", clip)
     assert main(["embed-video", str(tmp_path / "clip.npy"), "--out", str(tmp_path / "vec.npy"),
-                 "--batch-size", "2"]) == 0
+                 "--batch-size", "1"]) == 0
     vec = np.load(tmp_path / "vec.npy")
     assert vec.shape == (512,) and vec.dtype == np.float32 and np.isfinite(vec).all() and np.abs(vec).max() > 0
     assert main(["embed-video", str(tmp_path / "missing.mp4")]) == 2

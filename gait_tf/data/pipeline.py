@@ -138,6 +138,8 @@ def build_train_pipeline(ds: GaitDataset, subjects=None, p=8, k=4, frames=30, mo
     else:
         if isinstance(subjects, str):
             raise ConfigError(f"subjects={subjects!r}: expected a list of subject ids, not a string")
+        if isinstance(subjects, dict):
+            raise ConfigError("subjects: got a partition dict; pass get_partition(...)['train']")
         subjects = sorted({str(s) for s in subjects})
         missing = [s for s in subjects if s not in groups_all]
         if missing:

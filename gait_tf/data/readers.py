@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gait_tf.data.io import IMAGE_SUFFIXES, list_frames, read_frames_dir, read_pickle
+from gait_tf.data.io import IMAGE_SUFFIXES, has_frames, read_frames_dir, read_pickle
 from gait_tf.data.pretreat import IMG_SIZE, pretreat_sequence
 from gait_tf.data.records import GaitDataset, SequenceRecord
 from gait_tf.errors import ConfigError, DataError
@@ -111,7 +111,9 @@ def read_opengait(root, pkl_index=0, on_empty="warn", cache=True, cache_bytes=No
     root = _check_root(root)
     records, empty = [], []
     for s, c, v, folder in _walk3(root):
-        pkls = sorted(p for p in folder.iterdir() if p.suffix == ".pkl" and p.is_file())
+        with os.scandir(folder) as it:
+            pkls = sorted(Path(e.path) for e in it if e.name.endswith(".pkl") and not e.name.startswith(".")
+                          and e.is_file())
         if len(pkls) <= pkl_index:
             empty.append(folder)
             continue
@@ -169,7 +171,10 @@ def read_oumvlp(root, pretreat=True, on_empty="warn", cache=True, cache_bytes=No
 
 
 def _has_frames(folder: Path) -> bool:
-    return bool(list_frames(folder))
+    try:
+        return has_frames(folder)
+    except OSError as exc:
+        raise DataError(f"{folder}: cannot list folder ({exc})") from None
 
 
 def _guess_layout(root: Path):

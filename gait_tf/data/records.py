@@ -120,6 +120,7 @@ class GaitDataset:
                 f"{record.path}: loader returned {getattr(seq, 'dtype', type(seq).__name__)} "
                 f"{getattr(seq, 'shape', '')}, expected uint8 [T, 64, 64]"
             )
+        seq = seq.view()  # a read-only view: the loader's own array keeps its flags
         seq.setflags(write=False)
         if self.cache:
             self._cache.put(record, seq)

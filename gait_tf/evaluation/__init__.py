@@ -28,8 +28,11 @@ from gait_tf.evaluation.protocols import (
     probe_gallery,
     single_view_gallery,
 )
+from gait_tf.evaluation.report import summary_line, to_markdown, write_report
+from gait_tf.evaluation.svm import LinearSVMIdentifier
 
 __all__ = [
+    "summary_line", "to_markdown", "write_report", "LinearSVMIdentifier",
     "as_parts", "iter_distance_rows", "pairwise_distance", "topk",
     "RankingAccumulator", "evaluate_retrieval", "mean_average_precision",
     "mean_inverse_negative_penalty", "rank_k_accuracy", "ranking_metrics",

@@ -27,6 +27,8 @@ from gait_tf.errors import CheckpointError, ModelError, ServingError
 
 MANIFEST_RELPATH = Path("assets.extra") / "gait_tf_export.json"
 CUDNN_OP_PREFIX = "CudnnRNN"
+#: registry models that also load TF1 checkpoints of the original project: (name map, strict)
+_TF1_NAME_MAPS = {"humanpose": ("pose_name_map", True), "gaitnn": ("gaitnn_name_map", False)}
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -115,7 +117,8 @@ def load_model_for_export(name: str, weights=None, *, preset=None, random_init: 
 
     ``weights``: a ``.keras`` file (architecture + weights; ``preset``/``overrides`` are
     ignored) or a weights file (``.weights.h5``) loaded into ``create(name, preset,
-    **overrides)``. Without ``weights``, ``random_init=True`` is required (testing only:
+    **overrides)``; for ``humanpose`` / ``gaitnn`` also a TF1 checkpoint of the original
+    project (prefix with ``.index``, or a directory). Without ``weights``, ``random_init=True`` is required (testing only:
     an untrained model gives meaningless embeddings) — otherwise a :class:`ModelError`.
     """
     import keras
@@ -135,6 +138,16 @@ def load_model_for_export(name: str, weights=None, *, preset=None, random_init: 
             model(dummy, training=False)
         return model
     path = Path(weights)
+    if spec.name in _TF1_NAME_MAPS and (Path(str(path) + ".index").is_file() or path.is_dir()):
+        # a checkpoint of the original TF1 project (marian-margeta/gait-recognition)
+        from gait_tf.pose import tf1_names
+
+        with _global_policy("mixed_float16" if mixed_precision else None):
+            model = models.create(name, preset, **(overrides or {}))
+            model(dummy, training=False)
+        map_fn, strict = _TF1_NAME_MAPS[spec.name]
+        tf1_names.restore_tf1(getattr(tf1_names, map_fn)(model), str(path), strict=strict)
+        return model
     if not path.is_file():
         raise CheckpointError(f"weights file not found: {path}")
     if path.suffix == ".keras":

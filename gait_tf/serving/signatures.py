@@ -111,6 +111,7 @@ def build_serving_module(model, input_kind: str, *, input_hw=(64, 44), channels:
     validation, whose ``Assert`` ops XLA would drop) runs in a ``jit_compile=True``
     function. Outputs are always float32, also for mixed-precision models.
     """
+    import numpy as np
     import tensorflow as tf
 
     module = tf.Module()
@@ -209,7 +210,9 @@ def build_serving_module(model, input_kind: str, *, input_hw=(64, 44), channels:
         def serving_default(x):
             x = _validate_pose(x)
             ident = f32(_first_tensor(compute(x), ("identification", "embedding", "embeddings")))
-            ident = tf.reshape(ident, [tf.shape(ident)[0], -1])
+            dims = ident.shape[1:]
+            size = int(np.prod(dims)) if dims.is_fully_defined() else -1
+            ident = tf.reshape(ident, [-1, size] if size > 0 else [tf.shape(ident)[0], -1])
             return {"identification": tf.identity(ident, name="identification"),
                     "embedding": tf.identity(_l2(ident), name="embedding")}
 

@@ -116,8 +116,8 @@ def condition_gait(gait: GaitParams, condition: str, bag: BagParams | None, coat
         elif bag.kind == "shoulder_bag":
             gait = replace(gait, **{f"arm_swing_{side}": 0.5})
         else:
-            gait = replace(gait, torso_lean=gait.torso_lean + 4.0, arm_swing=gait.arm_swing * 0.9)
-        gait = replace(gait, stride=gait.stride * 0.97, cadence=gait.cadence * 0.98)
+            gait = replace(gait, torso_lean=gait.torso_lean + 2.5, arm_swing=gait.arm_swing * 0.9)
+        gait = replace(gait, stride=gait.stride * 0.985, cadence=gait.cadence * 0.99)
     elif kind == "cl" and coat is not None:
         gait = replace(gait, arm_swing=gait.arm_swing * 0.8, arm_abduction=gait.arm_abduction + 4.0,
                        stride=gait.stride * 0.97)

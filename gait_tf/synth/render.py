@@ -336,31 +336,37 @@ BACKGROUNDS = ("static", "moving", "flicker", "moving+flicker")
 def compose_rgb(labels: np.ndarray, depth: np.ndarray, prim_colours: np.ndarray, background: np.ndarray,
                 margin: int, mode: str, rng: np.random.Generator) -> np.ndarray:
     """RGB frames ``uint8 [T, H, W, 3]``: primitive colours (shaded by depth, textured)
-    over the background, which pans (``moving``) and/or flickers (``flicker``)."""
+    over the background, which pans (``moving``) and/or flickers (``flicker``: global
+    illumination gain + sensor noise on the whole frame)."""
     n, h, w = labels.shape
     moving = "moving" in mode
     flicker = "flicker" in mode
-    texture = 1.0 + 0.07 * _smooth_noise(rng, h, w, cells=max(4, w // 10), octaves=2)
+    texture = (1.0 + 0.07 * _smooth_noise(rng, h, w, cells=max(4, w // 10), octaves=2)).astype(np.float32)
     out = np.empty((n, h, w, 3), np.uint8)
     ph = rng.uniform(0, 2 * np.pi, 4)
     rel = depth - np.median(depth, axis=1, keepdims=True)
-    shade = 1.0 - 0.35 * np.clip(rel / 0.3, -1, 1)                        # far parts darker
+    shade = np.clip(1.0 - 0.35 * np.clip(rel / 0.3, -1, 1), 0.5, 1.2)    # far parts darker
+    pad = 8
+    noise = rng.normal(0, 4.0, (3, h + pad, w + pad, 1)).astype(np.float32) if flicker else None
+    offsets = rng.integers(0, pad + 1, (n, 2)) if flicker else None
     for t in range(n):
         if moving:
             dx = int(round(margin * (0.6 * np.sin(0.21 * t + ph[0]) + 0.4 * np.sin(0.67 * t + ph[1]))))
             dy = int(round(0.5 * margin * np.sin(0.33 * t + ph[2])))
-            bg = background[margin + dy: margin + dy + h, margin + dx: margin + dx + w]
         else:
-            bg = background[margin: margin + h, margin: margin + w]
-        pal = np.empty((len(prim_colours) + 1, 3), np.float32)
-        pal[1:] = prim_colours * np.clip(shade[t], 0.5, 1.2)[:, None]
+            dx = dy = 0
+        frame = out[t]
+        frame[...] = background[margin + dy: margin + dy + h, margin + dx: margin + dx + w]
         lab = labels[t]
-        person = pal[lab] * texture[..., None]
-        frame = np.where((lab > 0)[..., None], person, bg.astype(np.float32))
+        ys, xs = np.nonzero(lab)
+        pal = prim_colours * shade[t][:, None]                               # [P, 3]
+        person = pal[lab[ys, xs].astype(np.intp) - 1] * texture[ys, xs, None]
+        frame[ys, xs] = np.clip(person, 0, 255).astype(np.uint8)
         if flicker:
             gain = 1.0 + 0.12 * np.sin(1.3 * t + ph[3]) + rng.normal(0, 0.04)
-            frame = frame * gain + rng.normal(0, 4.0, (h, w, 1)).astype(np.float32)
-        out[t] = np.clip(frame, 0, 255).astype(np.uint8)
+            oy, ox = offsets[t]
+            nz = noise[t % 3, oy: oy + h, ox: ox + w]
+            frame[...] = np.clip(frame * np.float32(gain) + nz, 0, 255).astype(np.uint8)
     return out
 
 

@@ -30,10 +30,12 @@ class TrainingCheckpoint:
         max_to_keep: number of checkpoints kept.
     """
 
-    def __init__(self, directory, model, optimizer, max_to_keep=3):
+    def __init__(self, directory, model, optimizer, max_to_keep=3, restore_directory=None):
         import tensorflow as tf
 
         self.directory = Path(directory)
+        # non-chief workers save to a scratch directory but restore the chief's checkpoints
+        self.restore_directory = Path(restore_directory) if restore_directory else self.directory
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="train_step")
         self.data_state = tf.Variable("{}", dtype=tf.string, trainable=False, name="data_state")
         self.checkpoint = tf.train.Checkpoint(
@@ -62,7 +64,11 @@ class TrainingCheckpoint:
         """
         import tensorflow as tf
 
-        candidates = list(reversed(self.manager.checkpoints))
+        if self.restore_directory == self.directory:
+            candidates = list(reversed(self.manager.checkpoints))
+        else:
+            state = tf.train.get_checkpoint_state(str(self.restore_directory))
+            candidates = list(reversed(state.all_model_checkpoint_paths)) if state else []
         if not candidates:
             return 0, None
         errors = []

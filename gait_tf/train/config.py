@@ -24,6 +24,7 @@ SCHEMA = {
         "name": REQUIRED,  # a gait_tf.models registry name
         "preset": None,  # registry preset (None: the model's default)
         "overrides": ANY_MAPPING,  # builder kwargs over the preset
+        "init_weights": None,  # .keras file: copy weights of same-named layers (fresh runs only)
     },
     "data": {
         "root": None,  # dataset root on disk (layout below)

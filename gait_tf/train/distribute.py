@@ -74,6 +74,10 @@ def make_strategy(name="auto"):
 
     if name not in STRATEGIES:
         raise ConfigError(f"train.strategy: unknown strategy {name!r}; choose from {list(STRATEGIES)}")
+    if name == "multi_worker":
+        # before anything else touches the runtime (listing devices initialises it)
+        parse_tf_config()
+        return tf.distribute.MultiWorkerMirroredStrategy()
     gpus = tf.config.list_logical_devices("GPU")
     if name == "auto":
         return tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
@@ -86,8 +90,6 @@ def make_strategy(name="auto"):
             return tf.distribute.MirroredStrategy()
         cpus = [d.name for d in tf.config.list_logical_devices("CPU")]
         return tf.distribute.MirroredStrategy(cpus)
-    parse_tf_config()
-    return tf.distribute.MultiWorkerMirroredStrategy()
 
 
 def worker_role(strategy):

@@ -96,22 +96,23 @@ def _synthetic_root(opts, workdir):
 def generate_synthetic(opts, workdir):
     """Write the synthetic set described by ``data.synthetic`` (once; cached) and return its root.
 
-    Keys are passed to ``gait_tf.synth.write_opengait`` (see its signature) except ``root``,
-    the cache directory (default ``<workdir>/synthetic``).
+    Keys are passed to ``gait_tf.synth.dataset.write_dataset(fmt="opengait")`` (``subjects``,
+    ``conditions``, ``views``, ``seed``, ``image_size``, ``n_frames``, ``workers``,
+    ``background``) except ``root``, the cache directory (default ``<workdir>/synthetic``).
+    The set is content-addressed by these keys, so runs with the same keys share it.
     """
-    from gait_tf import synth
+    from gait_tf.synth.dataset import write_dataset
     from gait_tf.utils import atomic_path
 
     root, kwargs = _synthetic_root(opts, workdir)
-    writer = synth.write_opengait
-    params = inspect.signature(writer).parameters
+    params = set(inspect.signature(write_dataset).parameters) - {"root", "fmt", "progress"}
     for key in kwargs:
         if key not in params:
             raise ConfigError(f"unknown config key 'data.synthetic.{key}'; known: "
-                              f"{sorted(k for k in params if k != 'root') + ['root']}")
+                              f"{sorted(params | {'root'})}")
     if not (root / ".complete").is_file():
         with atomic_path(root) as tmp:
-            writer(tmp, **kwargs)
+            write_dataset(tmp, "opengait", progress=False, **kwargs)
             (tmp / ".complete").write_text(json.dumps(kwargs, sort_keys=True, default=str))
     return root
 

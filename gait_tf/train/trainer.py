@@ -16,7 +16,7 @@ from __future__ import annotations
 import inspect
 import json
 import math
-import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -59,6 +59,38 @@ def build_model(model_cfg, num_classes):
     return models.create(model_cfg["name"], preset=model_cfg["preset"], **overrides)
 
 
+def init_weights_from(model, path):
+    """Copy weights from the ``.keras`` file ``path`` into ``model`` for every layer with the
+    same name and weight shapes (e.g. GLN phase 1 -> phase 2). Returns the copied layer names;
+    raises CheckpointError if none matches."""
+    import keras
+
+    from gait_tf import models
+    from gait_tf.errors import CheckpointError
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"model.init_weights: file not found: {path}")
+    models.list_models()  # register the custom layers
+    try:
+        source = keras.saving.load_model(path, compile=False)
+    except Exception as exc:  # noqa: BLE001 - any load failure is a bad file for the user
+        raise CheckpointError(f"model.init_weights: cannot load {path}: {exc}") from None
+    by_name = {layer.name: layer for layer in source.layers}
+    copied = []
+    for layer in model.layers:
+        other = by_name.get(layer.name)
+        if other is None or not layer.weights:
+            continue
+        src_w = other.get_weights()
+        if [w.shape for w in src_w] == [tuple(w.shape) for w in layer.weights]:
+            layer.set_weights(src_w)
+            copied.append(layer.name)
+    if not copied:
+        raise CheckpointError(f"model.init_weights: no layer of {path} matches the model")
+    return copied
+
+
 class Trainer:
     """Trains one model from a resolved config (see :func:`gait_tf.train.config.load_config`).
 
@@ -92,12 +124,14 @@ class Trainer:
         self.log = log
         tcfg = cfg["train"]
         seed = int(cfg["seed"])
+        # the strategy first: MultiWorkerMirroredStrategy must configure collective ops
+        # before anything initialises the TensorFlow runtime
+        self.strategy = strategy or make_strategy(tcfg["strategy"])
         keras.utils.set_random_seed(seed)
         if tcfg["deterministic"]:
             tf.config.experimental.enable_op_determinism()
         self.policy = _set_precision(tcfg["mixed_precision"])
 
-        self.strategy = strategy or make_strategy(tcfg["strategy"])
         self.replicas = self.strategy.num_replicas_in_sync
         self.is_chief, task_type, task_id = worker_role(self.strategy)
         if cfg["data"]["p"] % self.replicas:
@@ -124,12 +158,18 @@ class Trainer:
         # non-chief workers of a multi-worker run write their (required) checkpoint copies
         # to a scratch directory, as the tf.distribute docs prescribe
         ckpt_dir = self.workdir / "checkpoints"
+        self.scratch = None
         if not self.is_chief:
-            ckpt_dir = self.workdir / f".worker-{task_type}-{task_id}" / "checkpoints"
-        self.ckpt = TrainingCheckpoint(ckpt_dir, self.model, self.optimizer, tcfg["keep_checkpoints"])
+            self.scratch = self.workdir / f".worker-{task_type}-{task_id}"
+        self.ckpt = TrainingCheckpoint(self.scratch / "checkpoints" if self.scratch else ckpt_dir,
+                                       self.model, self.optimizer, tcfg["keep_checkpoints"],
+                                       restore_directory=ckpt_dir)
         self.start_step, self.data_state = (self.ckpt.restore() if resume else (0, None))
         if self.start_step:
             self.log(f"resumed from {self.ckpt.latest} at step {self.start_step}")
+        elif cfg["model"]["init_weights"]:
+            copied = init_weights_from(self.model, cfg["model"]["init_weights"])
+            self.log(f"initialised {len(copied)} layers from {cfg['model']['init_weights']}")
         self._train_step = self._make_train_step()
 
     # ------------------------------------------------------------------ step
@@ -236,10 +276,10 @@ class Trainer:
         export = None
         if step >= total and tcfg["export"]:
             export = self.workdir / "model.keras"
-            if self.is_chief:
-                export_keras(self.model, export)
-            else:
-                export_keras(self.model, self.workdir / f".worker-export-{os.getpid()}" / "model.keras")
+            # every worker takes part in saving (collective ops); only the chief's copy stays
+            export_keras(self.model, export if self.is_chief else self.scratch / "model.keras")
+        if self.scratch is not None and step >= total:
+            shutil.rmtree(self.scratch, ignore_errors=True)
         summary = {
             "name": self.cfg["name"],
             "model": self.cfg["model"]["name"],

@@ -1,0 +1,126 @@
+"""Print the model zoo table: every registered model's parameter count per preset.
+
+    python scripts/model_zoo_table.py [--models gaitset gln] [--markdown] [--json out.json]
+    python scripts/model_zoo_table.py --parity    # + PyTorch parity at full size (needs torch)
+
+Parameters are counted as PyTorch does (BatchNorm moving statistics excluded). ``--parity``
+builds the OpenGait-architecture torch references of tests/torch_reference at each model's
+CASIA-B size, converts a random OpenGait-format checkpoint with ``gait_tf.convert`` and prints
+the max abs difference of the embeddings (eval mode, 2 sequences of ``--frames`` frames).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def zoo_rows(names=None):
+    import keras
+
+    from gait_tf import models
+    from gait_tf.models.blocks import count_parameters
+
+    rows = []
+    for name in names or models.list_models():
+        spec = models.get_spec(name)
+        for preset in sorted(spec.presets) or [None]:
+            keras.backend.clear_session()
+            try:
+                model = models.create(name, preset=preset)
+                try:  # functional models have symbolic outputs; subclassed ones may not
+                    outs = model.output if isinstance(model.output, dict) else {"output": model.output}
+                    shapes = {k: list(v.shape[1:]) for k, v in outs.items()}
+                except (AttributeError, ValueError):
+                    shapes = {}
+                rows.append({"model": name, "preset": preset, "input_kind": spec.input_kind,
+                             "parameters": count_parameters(model), "outputs": shapes})
+            except Exception as exc:  # report, keep going
+                rows.append({"model": name, "preset": preset, "error": f"{type(exc).__name__}: {exc}"})
+    return rows
+
+
+# torch reference configs for the CASIA-B presets (tests/torch_reference/opengait.py)
+PARITY = {
+    "gaitset": ("casia_b", {}),
+    "gaitpart": ("casia_b", {"layers_cfg": ["BC-32", "BC-32", "M", "FC-64-2", "FC-64-2", "M", "FC-128-3", "FC-128-3"]}),
+    "gln": ("casia_b", {}),
+    "gaitgl": ("casia_b", {}),
+}
+
+
+def parity_rows(frames=30):
+    import numpy as np
+    import torch
+
+    sys.path.insert(0, str(REPO / "tests"))
+    from torch_reference import opengait as R
+
+    from gait_tf.convert import convert_checkpoint
+
+    rows = []
+    rng = np.random.default_rng(0)
+    for name, (preset, cfg) in PARITY.items():
+        torch.manual_seed(0)
+        ref = R.build(name, **cfg)
+        R.kaiming_(ref)
+        R.randomize_bn(ref)
+        ref.eval()
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / f"{name}.pt"
+            torch.save({"model": ref.state_dict()}, str(path))
+            model = convert_checkpoint(path, model=name, preset=preset)
+        x = (rng.random((2, frames, 64, 44)) > 0.5).astype("float32")
+        with torch.no_grad():
+            r = ref(torch.from_numpy(x))["embeddings"].numpy().transpose(0, 2, 1)
+        k = np.asarray(model(x[..., None], training=False)["embeddings"])
+        rows.append({"model": name, "preset": preset, "frames": frames,
+                     "max_abs_diff": float(np.abs(k - r).max()), "max_abs_embedding": float(np.abs(r).max())})
+    return rows
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description="Parameter counts of the registered models, per preset.")
+    p.add_argument("--models", nargs="*", default=None)
+    p.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    p.add_argument("--parity", action="store_true", help="also measure PyTorch parity at CASIA-B size")
+    p.add_argument("--frames", type=int, default=30)
+    p.add_argument("--json", default=None)
+    args = p.parse_args(argv)
+    rows = zoo_rows(args.models)
+    if args.markdown:
+        print("| model | preset | parameters | outputs |\n|---|---|---:|---|")
+        for r in rows:
+            count = f"{r['parameters']:,}" if "parameters" in r else "error"
+            print(f"| {r['model']} | {r['preset']} | {count} | "
+                  f"{', '.join(f'{k} {v}' for k, v in r.get('outputs', {}).items()) or r.get('error')} |")
+    else:
+        for r in rows:
+            extra = r.get("error") or ", ".join(f"{k} {v}" for k, v in r["outputs"].items())
+            count = f"{r['parameters']:,}" if "parameters" in r else "error"
+            print(f"{r['model']:<12} {str(r['preset']):<16} {count:>12}  {extra}")
+    report = {"zoo": rows}
+    if args.parity:
+        report["parity"] = parity_rows(args.frames)
+        for r in report["parity"]:
+            print(f"parity {r['model']:<10} {r['preset']:<8} T={r['frames']}: max |keras - torch| = "
+                  f"{r['max_abs_diff']:.2e} (max |embedding| {r['max_abs_embedding']:.2f})")
+    if args.json:
+        sys.path.insert(0, str(REPO))
+        from gait_tf.utils.atomic import atomic_write
+
+        with atomic_write(args.json, "w") as fh:
+            json.dump(report, fh, indent=2)
+    return report
+
+
+if __name__ == "__main__":
+    main()
