@@ -268,3 +268,10 @@ def test_partition_json_and_errors(tmp_path, casia_root):
         split_records(ds, "LT")
     train, test = split_records(ds, "LT", missing="ignore")
     assert train.subjects == ["001", "002", "003"] and len(test) == 0
+
+
+def test_truncated_gif(tmp_path, real_silhouettes_dir):
+    data = (real_silhouettes_dir / "nm.gif").read_bytes()
+    (tmp_path / "cut.gif").write_bytes(data[: len(data) // 2])
+    with pytest.raises(DataError, match=r"cut.gif: corrupt or truncated GIF after \d+ frames"):
+        read_sequence(tmp_path / "cut.gif")

@@ -176,11 +176,11 @@ def test_gait_trainer_softmax_and_triplet():
     rng = np.random.default_rng(0)
     protos = rng.standard_normal((3, 1, 17, 17, 32)).astype(np.float32) * 80
     labels = np.array([0, 1, 2, 0, 1, 2])
-    feats = protos[labels] + rng.standard_normal((6, 4, 17, 17, 32)).astype(np.float32) * 20
-    lengths = np.array([4, 3, 4, 2, 4, 4])
+    feats = protos[labels] + rng.standard_normal((6, 3, 17, 17, 32)).astype(np.float32) * 20
+    lengths = np.array([3, 3, 2, 2, 3, 3])
     net = GaitNetwork(num_of_persons=3)
     tr = GaitTrainer(net, "softmax", learning_rate=1e-3, clipnorm=1.0)
-    losses = [tr.train_step(feats, lengths, labels) for _ in range(8)]
-    assert np.isfinite(losses).all() and np.mean(losses[-3:]) < losses[0]
+    losses = [tr.train_step(feats, lengths, labels) for _ in range(6)]
+    assert np.isfinite(losses).all() and np.mean(losses[-2:]) < losses[0]
     trip = GaitTrainer(GaitNetwork(), "triplet", learning_rate=1e-3)
     assert np.isfinite(trip.train_step(feats, lengths, labels))

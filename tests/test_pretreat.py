@@ -92,9 +92,12 @@ def test_bad_arrays_raise_data_error(arr, pattern):
     assert "seq-x" in str(info.value)
 
 
-def test_bool_input_is_accepted():
-    out = pretreat_sequence(_walker_frame() > 0)
-    assert out.shape == (1, 64, 64) and out.max() == 255
+def test_bool_and_01_masks_are_accepted():
+    ref = pretreat_sequence(_walker_frame())
+    assert np.array_equal(pretreat_sequence(_walker_frame() > 0), ref)
+    with pytest.warns(UserWarning, match="mask-7: uint8 0/1 masks scaled to 0/255"):
+        out = pretreat_sequence((_walker_frame() > 0).astype(np.uint8), source="mask-7")
+    assert np.array_equal(out, ref)
 
 
 def test_cut_width():

@@ -170,3 +170,24 @@ def test_serve_command_requires_dev_flag_and_loopback(served, capsys):
         DevServer(served["root"] / "models.config", host="0.0.0.0")
     with pytest.raises(ServingError, match="model config not found"):
         DevServer(served["root"] / "missing.config")
+
+
+def test_serving_demo_flow_enrolls_and_identifies_over_grpc(tmp_path, capsys):
+    from gait_tf.gallery import Gallery
+    from gait_tf.serving.demo_flow import run_serving_demo
+
+    model = tiny_silhouette_model(seed=3)
+    model.save(tmp_path / "trained.keras")
+    seqs = {s: random_silhouettes(1, 6, seed=10 + i)[0] for i, s in enumerate(["001", "002", "003"])}
+    pretreated = np.zeros((6, 64, 64), np.uint8)
+    pretreated[:, :, 10:54] = seqs["002"]  # a [T, 64, 64] probe is cropped to the central 44 columns
+    probes = [("001", seqs["001"]), ("002", pretreated), ("003", seqs["003"])]
+    report = run_serving_demo(tmp_path / "trained.keras", seqs, probes, tmp_path / "demo", progress=False)
+    assert report["rank1_accuracy"] == 1.0 and report["enrolled"] == 3
+    assert [p["predicted"] for p in report["probes"]] == ["001", "002", "003"]
+    assert max(p["distance"] for p in report["probes"]) < 1e-4  # same sequence, served twice
+    assert report["export"]["version"] == 1 and report["server"].startswith("127.0.0.1:")
+    gallery = Gallery.load(report["gallery"])
+    assert gallery.subjects == ["001", "002", "003"]
+    np.testing.assert_allclose(gallery.embeddings[0], keras_embeddings(model, seqs["001"][None])[0], atol=1e-5)
+    assert "probe recognised as '002'" in capsys.readouterr().out

@@ -115,3 +115,25 @@ def test_optimizer_weight_decay_modes():
     v = tf.Variable([2.0])
     adam.apply([tf.zeros([1])], [v])
     assert l2 == 0.0 and float(v[0]) == pytest.approx(2.0 * (1 - 0.1 * 0.5), rel=1e-5)
+
+
+def test_init_weights_copies_matching_layers(tmp_path):
+    import numpy as np
+
+    from gait_tf import models
+    from gait_tf.errors import CheckpointError
+    from gait_tf.train.checkpoints import export_keras
+    from gait_tf.train.trainer import init_weights_from
+
+    small = {"in_channels": (1, 4, 4, 8), "bin_num": (2, 1)}
+    src = models.create("gaitset", out_channels=8, **small)
+    dst = models.create("gaitset", out_channels=6, **small)  # same backbone, other head width
+    path = export_keras(src, tmp_path / "phase1.keras")
+    copied = init_weights_from(dst, path)
+    assert "set_block1_conv0" in copied
+    head = [layer.name for layer in dst.layers if layer.weights and layer.name not in copied]
+    assert head  # the mismatched head kept its own initialisation
+    np.testing.assert_array_equal(dst.get_layer("set_block1_conv0").get_weights()[0],
+                                  src.get_layer("set_block1_conv0").get_weights()[0])
+    with pytest.raises(CheckpointError, match="not found"):
+        init_weights_from(dst, tmp_path / "missing.keras")

@@ -8,13 +8,11 @@ rank-1 per probe view x gallery view, mean excluding identical views).
 """
 from __future__ import annotations
 
-import multiprocessing as mp
-import sys
-
 import numpy as np
 
 from gait_tf.data.pretreat import cut_width, pretreat_sequence
 from gait_tf.errors import DataError
+from gait_tf.synth.dataset import run_tasks
 
 
 def gait_energy_image(pretreated) -> np.ndarray:
@@ -28,13 +26,6 @@ def gait_energy_image(pretreated) -> np.ndarray:
 def gei_features(sequences) -> np.ndarray:
     """Iterable of pretreated sequences -> ``float32 [N, 64*44]`` flattened GEIs."""
     return np.stack([gait_energy_image(s).ravel() for s in sequences])
-
-
-def pool_context():
-    """``fork`` when TensorFlow is not loaded (fast, no ``__main__`` guard needed), else ``spawn``."""
-    if "tensorflow" in sys.modules or "fork" not in mp.get_all_start_methods():
-        return mp.get_context("spawn")
-    return mp.get_context("fork")
 
 
 def _gei_task(args):
@@ -58,24 +49,11 @@ def synth_gei_dataset(subjects, conditions=None, views=None, seed=0, image_size=
     conditions = list(conditions or CONDITIONS)
     views = list(views or VIEWS)
     tasks = [(seed, tuple(image_size), int(s), c, v, n_frames) for s in subjects for c in conditions for v in views]
-    if workers > 1:
-        with pool_context().Pool(workers) as pool:
-            it = pool.imap(_gei_task, tasks, chunksize=8)
-            results = list(_progress(it, len(tasks), progress))
-    else:
-        results = list(_progress(map(_gei_task, tasks), len(tasks), progress))
+    results = run_tasks(_gei_task, tasks, workers=workers, progress=progress, desc="GEI")
     geis = np.stack([r[0] for r in results]).astype(np.float32)
     frames = np.asarray([r[1] for r in results])
     return (geis, np.asarray([f"{t[2]:03d}" for t in tasks]), np.asarray([t[3] for t in tasks]),
             np.asarray([f"{int(t[4]):03d}" for t in tasks]), frames)
-
-
-def _progress(it, total, enabled):
-    if not enabled:
-        return it
-    from tqdm import tqdm
-
-    return tqdm(it, total=total, desc="GEI", unit="seq")
 
 
 def run_gei_baseline(subjects, seed=0, image_size=(120, 160), n_frames=None, workers=1, progress=False,

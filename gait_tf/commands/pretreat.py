@@ -14,7 +14,10 @@ def register(subparsers):
     p = subparsers.add_parser(
         "pretreat",
         help="convert raw silhouettes (CASIA-B/OU-MVLP trees, a GIF, a folder of PNGs) to OpenGait pickles",
-        description=__doc__,
+        description="Convert raw silhouettes to OpenGait pickles uint8 [T, 64, 64] "
+        "(crop, resize to height 64, centre, 64-wide window). INPUT_ROOT is a CASIA-B-style tree "
+        "<subject>/<type>/<view>/*.png, an OU-MVLP tree Silhouette_<view>-<seq>/<subject>/*.png, "
+        "a single GIF, or a single folder of frame images. Output: OUT/<subject>/<type>/<view>/<view>.pkl.",
     )
     p.add_argument("input", metavar="INPUT_ROOT", help="dataset root, a .gif, or a folder of frame images")
     p.add_argument("--out", required=True, metavar="OUT_ROOT", help="output root (OpenGait pickle layout)")

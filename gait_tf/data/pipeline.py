@@ -130,6 +130,9 @@ def build_train_pipeline(ds: GaitDataset, subjects=None, p=8, k=4, frames=30, mo
         raise ConfigError(f"start_batch={start_batch!r}: must be an integer >= 0")
     if num_batches is not None:
         _check_positive("num_batches", num_batches)
+    for name, value in (("num_parallel_calls", num_parallel_calls), ("prefetch", prefetch)):
+        if value is not None and (not isinstance(value, (int, np.integer)) or (value < 1 and value != -1)):
+            raise ConfigError(f"{name}={value!r}: must be a positive integer, -1 (AUTOTUNE) or None")
     aug = AugmentConfig.from_value(augment)
 
     groups_all = ds.by_subject()

@@ -18,6 +18,7 @@ Models use the central 44 of the 64 columns: :func:`cut_width`.
 from __future__ import annotations
 
 import logging
+import warnings
 
 import cv2
 import numpy as np
@@ -38,7 +39,8 @@ def check_frames(frames, source="<array>"):
     """Validate a raw silhouette sequence; return it as ``uint8 [T, H, W]``.
 
     Accepts ``uint8`` (0..255) or ``bool`` (converted to 0/255) arrays of rank 3,
-    or a single rank-2 frame (treated as ``T = 1``). Anything else - floats (and
+    or a single rank-2 frame (treated as ``T = 1``). ``uint8`` 0/1 masks are scaled
+    to 0/255 with a warning. Anything else - floats (and
     NaN), other integer types, colour channels, empty arrays - raises
     :class:`DataError` naming ``source``.
     """
@@ -62,6 +64,9 @@ def check_frames(frames, source="<array>"):
         )
     if arr.shape[0] == 0 or arr.shape[1] == 0 or arr.shape[2] == 0:
         raise DataError(f"{source}: empty sequence, shape {arr.shape}")
+    if arr.max() == 1:  # 0/1 masks stored as uint8: every frame would look empty
+        warnings.warn(f"{source}: uint8 0/1 masks scaled to 0/255", UserWarning, stacklevel=3)
+        arr = arr * np.uint8(255)
     return arr
 
 

@@ -65,26 +65,15 @@ def model_embed_fn(model):
     ``seq``: pretreated ``uint8 [T, 64, 64]`` or a model-ready ``[T, 64, 44]``.
     """
 
-    import tensorflow as tf
-
-    compiled = {}
-
-    def forward(x):
-        out = model(x, training=False)
+    def embed(seq):
+        # eager call: a tf.function with a dynamic-T input signature can trace differently
+        # from eager for some layers (seen with keras TimeDistributed), so stay eager
+        out = model(prepare_sequence(seq), training=False)
         if isinstance(out, dict):
             if "embeddings" not in out:
                 raise ModelError(f"model output has no 'embeddings' key (keys: {sorted(out)})")
             out = out["embeddings"]
-        return out
-
-    def embed(seq):
-        x = prepare_sequence(seq)
-        # one graph per frame size, any number of frames (no retracing per sequence length)
-        key = x.shape[2:]
-        if key not in compiled:
-            spec = tf.TensorSpec([1, None, *key], tf.float32)
-            compiled[key] = tf.function(forward, input_signature=[spec], reduce_retracing=True)
-        emb = np.asarray(compiled[key](tf.constant(x)))
+        emb = np.asarray(out)
         if emb.ndim == 2:
             emb = emb[:, None, :]
         if emb.ndim != 3 or emb.shape[0] != 1:

@@ -278,7 +278,7 @@ def train_segmenter(rgb, masks, *, model=None, filters=8, depth=3, epochs=10, ba
             from gait_tf.segmentation.unet import UNetSegmenter
 
             seg = UNetSegmenter(model, input_hw=val[0].shape[1:3],
-                                clean={"open_size": 0, "close_size": 0, "max_hole_frac": 0})
+                                clean={"open_size": 0, "close_size": 0, "min_blob": 0, "max_hole_frac": 0})
             pred = seg.predict_proba(val[0]) > 0.5
             history["val_iou"].append(float(per_frame_iou(pred, val[1]).mean()))
         if verbose:

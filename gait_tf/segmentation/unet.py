@@ -94,7 +94,7 @@ class UNetSegmenter:
         self.input_hw = tuple(int(v) for v in input_hw)
         self.threshold = float(threshold)
         self.batch_size = int(batch_size)
-        self.clean = dict(open_size=3, close_size=5, max_hole_frac=0.002) if clean is None else dict(clean)
+        self.clean = dict(open_size=0, close_size=3, min_blob=6, max_hole_frac=0.002) if clean is None else dict(clean)
 
     # -- persistence -------------------------------------------------------------------
     @classmethod

@@ -14,9 +14,13 @@ from gait_tf.synth.generator import (
     check_subject,
     check_view,
 )
+from gait_tf.synth.dataset import FORMATS, read_rgb_sequence, write_casia_b, write_dataset, write_opengait, write_rgb
+from gait_tf.synth.preview import make_montage, summarize
 from gait_tf.synth.render import BACKGROUNDS
 
 __all__ = [
     "JOINT_NAMES", "SKELETON", "CONDITIONS", "VIEWS", "BACKGROUNDS", "WalkerGenerator", "WalkerSequence",
     "SubjectParams", "check_condition", "check_subject", "check_view", "stable_rng", "stable_seed",
+    "FORMATS", "write_dataset", "write_casia_b", "write_opengait", "write_rgb", "read_rgb_sequence",
+    "make_montage", "summarize",
 ]

@@ -25,6 +25,7 @@ from gait_tf.synth.kinematics import Pose
 _SHIFT = 4
 _SCALE = float(1 << _SHIFT)
 _K = 16  # polygon vertices per circle / ellipse
+_NEAR = 0.5  # metres: primitives closer to the camera than this are not drawn
 _UNIT = np.stack([np.cos(np.linspace(0, 2 * np.pi, _K, endpoint=False)),
                   np.sin(np.linspace(0, 2 * np.pi, _K, endpoint=False))], -1)  # [K, 2]
 
@@ -264,7 +265,7 @@ def rasterize(prims: list, pose: Pose, cam: Camera, image_size, to_world) -> Ren
     polys, depths = [], []
     for p in prims:
         pts, z = _project_primitive(p, cam, to_world)
-        polys.append(np.round(pts * _SCALE).astype(np.int32))
+        polys.append(np.round(np.clip(pts, -4 * (w + h), 4 * (w + h)) * _SCALE).astype(np.int32))
         depths.append(z - p.depth_bias)
     depth = np.stack(depths, 1)                                            # [T, P]
     order = np.argsort(-depth, axis=1)                                     # far to near
@@ -272,6 +273,8 @@ def rasterize(prims: list, pose: Pose, cam: Camera, image_size, to_world) -> Ren
     for t in range(n):
         img = labels[t]
         for i in order[t]:
+            if depth[t, i] < _NEAR:  # at or behind the camera (very long walks towards it)
+                continue
             hull = cv2.convexHull(polys[i][t])
             cv2.fillConvexPoly(img, hull, int(i) + 1, cv2.LINE_8, _SHIFT)
 
@@ -279,7 +282,8 @@ def rasterize(prims: list, pose: Pose, cam: Camera, image_size, to_world) -> Ren
     names = [p.name for p in prims]
     xi = np.round(uv[..., 0]).astype(np.int64)
     yi = np.round(uv[..., 1]).astype(np.int64)
-    inside = (xi >= 0) & (xi < w) & (yi >= 0) & (yi < h)
+    _, jz = cam.project(to_world(pose.joints))
+    inside = (xi >= 0) & (xi < w) & (yi >= 0) & (yi < h) & (jz >= _NEAR)
     lab = labels[np.arange(n)[:, None], np.clip(yi, 0, h - 1), np.clip(xi, 0, w - 1)]  # [T, 16]
     own = np.zeros((16, len(prims) + 1), bool)
     own[:, 0] = True                                                        # on no part: nothing hides it
