@@ -118,7 +118,7 @@ def main(argv=None):
         if not args.no_gallery:
             g = Gallery("bench", (args.parts, args.dim), storage_dtype=args.dtype)
             g.enroll_many(gallery, np.char.zfill((np.arange(m) // 4).astype(str), 6))  # already in subject order
-            g._subject_index()  # sort once, as a long-lived gallery would be
+            g._subject_index()  # group once, as a long-lived gallery would have
             methods.append(("gallery-identify", lambda: g.identify_batch(probes, top_k=args.k)))
         # float32 copy of the gallery + [P, N, M] products and sums (measured peak at 10k: within 1%)
         plain_bytes = 4 * (m * args.parts * args.dim + 3 * args.parts * args.probes * m)

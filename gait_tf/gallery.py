@@ -146,7 +146,7 @@ class Gallery:
         self._chunk_labels: list[np.ndarray] = []
         self._emb = np.zeros((0, *shape), self.storage_dtype)
         self._labels = np.zeros((0,), dtype="<U1")
-        self._index = None  # cached (subject_ids, starts) once sorted by subject
+        self._index = None  # cached (subject_ids, order, starts)
         self.file_metadata: dict | None = None  # what load() read
 
     # ------------------------------------------------------------------ state
@@ -296,14 +296,15 @@ class Gallery:
 
     # ------------------------------------------------------------------ matching
     def _subject_index(self):
-        """Sort the stored embeddings by subject (once) → ``(subject_ids [S], starts [S])``."""
+        """``(subject_ids [S], order [M] or None, starts [S])``: ``order`` lists the stored
+        embeddings grouped by subject (None when already grouped); storage order is kept."""
         if self._index is None:
             labels = self.labels
             order = np.argsort(labels, kind="stable")
-            if np.any(order != np.arange(len(order))):
-                self._emb, self._labels = self._emb[order], labels[order]
-            ids, starts = np.unique(self._labels, return_index=True)
-            self._index = (ids, starts)
+            if np.all(order == np.arange(len(order))):
+                order = None
+            ids, starts = np.unique(labels if order is None else labels[order], return_index=True)
+            self._index = (ids, order, starts)
         return self._index
 
     def subject_distances(self, probes, chunk: int = 256):
@@ -313,11 +314,12 @@ class Gallery:
         """
         if len(self) == 0:
             raise GalleryError("the gallery is empty: enroll subjects first")
-        ids, starts = self._subject_index()
+        ids, order, starts = self._subject_index()
         probes = np.asarray(probes, np.float32)
         out = np.empty((len(probes), len(ids)), np.float32)
-        for i, block in iter_distance_rows(probes, self._emb, self.metric, probe_chunk=chunk):
-            out[i : i + len(block)] = np.minimum.reduceat(block, starts, axis=1)
+        for i, block in iter_distance_rows(probes, self.embeddings, self.metric, probe_chunk=chunk):
+            grouped = block if order is None else block[:, order]
+            out[i : i + len(block)] = np.minimum.reduceat(grouped, starts, axis=1)
         return ids, out
 
     def identify(self, probe, top_k: int = 5, threshold: float | None = ..., model_name: str | None = None

@@ -138,6 +138,7 @@ def main(argv=None):
     from gait_tf.baselines.gei import gait_energy_image
     from gait_tf.data import load_dataset
     from gait_tf.evaluation import casia_b
+    from gait_tf.errors import GaitTFError
     from gait_tf.evaluation.embed import embed_dataset
     from gait_tf.train.checkpoints import export_keras
     from gait_tf.train.config import load_config
@@ -168,13 +169,22 @@ def main(argv=None):
         cfg["data"]["synthetic"] = _synth_opts(args.train_subjects, args)
         keras.backend.clear_session()
         workdir = args.workdir / name
-        trainer = Trainer(cfg, workdir, resume=False, max_seconds=args.minutes * 60,
-                          log=lambda *a: print(*a, flush=True))
-        summary = trainer.fit()
-        export_keras(trainer.model, workdir / "model.keras")
-        t1 = time.time()
-        emb = embed_dataset(_embed_fn(trainer.model), test)
-        result = casia_b(emb["embeddings"], emb["subjects"], emb["conditions"], emb["views"], view_list=views)
+        try:
+            trainer = Trainer(cfg, workdir, resume=False, max_seconds=args.minutes * 60,
+                              log=lambda *a: print(*a, flush=True))
+            summary = trainer.fit()
+            export_keras(trainer.model, workdir / "model.keras")
+            t1 = time.time()
+            emb = embed_dataset(_embed_fn(trainer.model), test)
+            result = casia_b(emb["embeddings"], emb["subjects"], emb["conditions"], emb["views"],
+                             view_list=views)
+        except GaitTFError as exc:  # e.g. a diverged run (NaN): report it, go on with the others
+            print(f"{name}: FAILED: {exc}", file=sys.stderr, flush=True)
+            failures.append(name)
+            nan = float("nan")
+            rows.append({"model": name, "NM": nan, "BG": nan, "CL": nan, "beats_gei_cl": f"failed: {exc}"[:120]})
+            results[name] = {"error": str(exc)}
+            continue
         beats = result["summary"]["CL"] > gei_result["summary"]["CL"]
         if not beats:
             failures.append(name)

@@ -148,6 +148,11 @@ def test_xla_and_mixed_precision_exports(tiny, tmp_path):
     with pytest.raises(tf.errors.InvalidArgumentError, match="at least one frame"):
         tf.saved_model.load(str(rx.path)).signatures["serving_default"](silhouettes=tf.constant(x[:, :0]))
 
+    with pytest.raises(ServingError, match="XLA cannot compile them"):
+        ex.export_model(tiny, tmp_path / "tiny_gpu_xla", input_kind="silhouette", device="gpu", xla=True,
+                        warmup=False)
+    assert not (tmp_path / "tiny_gpu_xla" / "1").exists()
+
     rm = ex.export_model(tiny, tmp_path / "tiny_fp16", input_kind="silhouette", mixed_precision=True, warmup=False)
     assert "Cast" in ex.saved_model_ops(rm.path)
     manifest = ex.read_manifest(rm.path)

@@ -167,3 +167,24 @@ def test_linear_svm_identifier():
     assert ranked[0][0] == "a" and ranked[0][1] > ranked[1][1]
     with pytest.raises(GalleryError, match="fitted on"):
         svm.predict(test[:, :2])
+
+
+def test_per_subject_best_with_interleaved_enrollment():
+    from gait_tf.evaluation import pairwise_distance
+
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(50, 3, 4)).astype(np.float32)
+    ids = rng.choice(list("gfedcba"), 50)  # interleaved, not in subject order
+    g = Gallery("toy", (3, 4))
+    for sid, e in zip(ids, x):
+        g.enroll(sid, e)
+    probes = rng.normal(size=(7, 3, 4)).astype(np.float32)
+    subjects, dist = g.subject_distances(probes)
+    full = pairwise_distance(probes, x)
+    expected = np.stack([full[:, ids == s].min(axis=1) for s in subjects], axis=1)
+    np.testing.assert_allclose(dist, expected, atol=1e-6)
+    assert list(subjects) == sorted(set(ids))
+    np.testing.assert_array_equal(g.labels, ids)  # storage keeps enrollment order
+    np.testing.assert_array_equal(g.embeddings, x)
+    best = g.identify(probes[0], top_k=3)
+    assert [m.subject_id for m in best] == [subjects[j] for j in np.argsort(expected[0])[:3]]

@@ -175,6 +175,7 @@ def test_leaky_relu_and_batchnorm_follow_pytorch_defaults():
         blocks.GLConv(6, halving=1, fm_sign=True),
         blocks.TemporalFeatureAggregator(3, 8, squeeze=2),
         blocks.RepeatShortSequence(4),
+        blocks.FrameConv3D(5, (3, 1, 1), temporal_stride=3),
     ],
     ids=lambda layer: type(layer).__name__,
 )
@@ -191,3 +192,31 @@ def test_separate_bnnecks_cosine_logits():
     assert feat.shape == (2, 3, 4) and logits.shape == (2, 3, 6)
     np.testing.assert_allclose(np.linalg.norm(feat, axis=-1), 1.0, rtol=1e-5)
     assert np.abs(logits).max() <= 1.0 + 1e-5
+
+
+@pytest.mark.parametrize("kernel,stride,frames", [((3, 3, 3), 1, 5), ((3, 3, 3), 1, 1), ((3, 1, 1), 3, 7)])
+def test_frame_conv3d_equals_keras_conv3d(kernel, stride, frames):
+    x = np.random.default_rng(0).normal(size=(2, frames, 8, 6, 3)).astype("float32")
+    ours = blocks.FrameConv3D(4, kernel, temporal_stride=stride)
+    ours.build(x.shape)
+    ref = keras.layers.Conv3D(
+        4, kernel, strides=(stride, 1, 1), padding="same" if stride == 1 else "valid", use_bias=False
+    )
+    ref.build(x.shape)
+    ref.kernel.assign(ours.kernel)
+    expect = np.asarray(ref(x))  # stride 3: 'valid' in time, 1x1 in space
+    got = np.asarray(ours(x))
+    assert got.shape == expect.shape
+    np.testing.assert_allclose(got, expect, rtol=1e-5, atol=1e-5)
+
+
+def test_xla_compiles_for_short_and_long_sequences():
+    import tensorflow as tf
+
+    model = models.create("gaitgl", **TINY["gaitgl"])
+    fn = tf.function(lambda x: model(x, training=False), jit_compile=True)
+    for t in (1, 4):
+        x = _sils(1, t, seed=t)
+        np.testing.assert_allclose(
+            np.asarray(fn(x)["embeddings"]), np.asarray(model(x, training=False)["embeddings"]), atol=1e-5
+        )

@@ -100,7 +100,9 @@ def test_restore_original_tf1_checkpoint(small, tmp_path):
     net = small
     entries = pose_name_map(net.model)
     rng = np.random.default_rng(5)
-    values = {e.names[0]: rng.standard_normal(tuple(e.variables[0].shape)).astype(np.float32) for e in entries}
+    values = {e.names[0]: (rng.standard_normal(tuple(e.variables[0].shape)) * 0.05
+                           + (1.0 if e.names[0].endswith("moving_variance") else 0.0)).astype(np.float32)
+              for e in entries}
     prefix = str(tmp_path / "MPII+LSP.ckpt")
     with tf.Graph().as_default():
         tvars = [tf.compat.v1.get_variable(n, initializer=v) for n, v in values.items()]
@@ -177,3 +179,14 @@ def test_cli_embed_video(net, tmp_path, monkeypatch, capsys):
     assert vec.shape == (512,) and vec.dtype == np.float32 and np.isfinite(vec).all() and np.abs(vec).max() > 0
     assert main(["embed-video", str(tmp_path / "missing.mp4")]) == 2
     assert "missing.mp4" in capsys.readouterr().err
+
+
+def test_keras_file_roundtrip(small, tmp_path):
+    import keras
+
+    x = np.random.default_rng(2).uniform(-1, 1, (1, 299, 299, 3)).astype(np.float32)
+    small.model.save(tmp_path / "pose.keras")
+    loaded = keras.models.load_model(tmp_path / "pose.keras")
+    ref = small.model(x)["features"].numpy()
+    assert np.isfinite(ref).all() and np.abs(ref).max() > 0
+    np.testing.assert_allclose(loaded(x)["features"].numpy(), ref, atol=1e-4)

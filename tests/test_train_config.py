@@ -137,3 +137,27 @@ def test_init_weights_copies_matching_layers(tmp_path):
                                   src.get_layer("set_block1_conv0").get_weights()[0])
     with pytest.raises(CheckpointError, match="not found"):
         init_weights_from(dst, tmp_path / "missing.keras")
+
+
+def test_divergence_is_reported_not_checkpointed(tmp_path):
+    from gait_tf.errors import ModelError
+    from gait_tf.train import load_config, train
+
+    cfg = load_config(raw={
+        "model": {"name": "gaitset", "overrides": {"in_channels": [1, 2, 2, 4], "out_channels": 4,
+                                                   "bin_num": [1]}},
+        "data": {"random": {"num_classes": 4}, "p": 2, "k": 2, "frames": 2},
+        "optimizer": {"type": "sgd", "lr": 1.0e+30},
+        "train": {"iterations": 6, "checkpoint_every": 1, "log_every": 1, "progress": False},
+    })
+    with pytest.raises(ModelError, match="diverged at step"):
+        train(cfg, tmp_path, log=lambda *a: None)
+    # no checkpoint with non-finite weights was written
+    import tensorflow as tf
+
+    latest = tf.train.latest_checkpoint(str(tmp_path / "checkpoints"))
+    if latest is not None:
+        for name, _ in tf.train.list_variables(latest):
+            value = tf.train.load_variable(latest, name)
+            if getattr(value, "dtype", None) is not None and value.dtype.kind == "f":
+                assert np.all(np.isfinite(value)), name

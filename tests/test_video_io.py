@@ -74,6 +74,7 @@ def test_folder_npy_and_array_sources(tmp_path):
         cv2.imwrite(str(folder / f"f{i}.png"), cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
     (folder / "notes.txt").write_text("ignored")
     np.testing.assert_array_equal(read_video(folder), clip)
+    np.testing.assert_array_equal(read_video(folder / "f3.png"), clip[3:4])  # one picture = one frame
     np.save(tmp_path / "clip.npy", clip)
     np.testing.assert_array_equal(read_video(tmp_path / "clip.npy"), clip)
     grey = clip[..., 0]

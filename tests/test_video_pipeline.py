@@ -105,6 +105,21 @@ def test_two_people_largest_rule_and_track_id():
         extract_silhouettes(rgb, track=9)
 
 
+def test_background_footage_for_a_walker_who_does_not_cross(tmp_path):
+    """Someone walking on the spot stays in the temporal median; footage of the empty scene fixes it."""
+    rgb, masks, _ = toy_scene(24, SIZE, seed=31, speed=0.0, start=[60.0])
+    empty, _, _ = toy_scene(24, SIZE, seed=31, start=[-500.0])  # same scene, nobody in it
+    cv2.imwrite(str(tmp_path / "empty.png"), cv2.cvtColor(empty[0], cv2.COLOR_RGB2BGR))
+    with_bg = extract_silhouettes(rgb, background=tmp_path / "empty.png")
+    assert per_frame_iou(with_bg.silhouettes > 0, masks[with_bg.frame_indices]).mean() > 0.9
+    try:
+        without = extract_silhouettes(rgb)
+        iou = per_frame_iou(without.silhouettes > 0, masks[without.frame_indices]).mean() * len(without) / len(rgb)
+    except VideoError:  # nothing found at all
+        iou = 0.0
+    assert iou < 0.6
+
+
 def test_unet_method_path_with_a_tiny_segmenter():
     """The learned path end to end, with a 1x1-conv 'segmenter' that knows magenta = person."""
     import keras
@@ -197,3 +212,16 @@ def test_cli_too_few_frames_and_wrong_gallery(videos, tiny_model, gallery_file, 
     code = cli(["identify-video", str(videos["alice"]), "--gallery", str(gallery), "--model",
                 str(gallery.parent / "nope.keras")])
     assert code == 2 and "nope.keras" in capsys.readouterr().err
+
+
+def test_progress_bar_on_long_videos_only(tmp_path, capsys):
+    rgb, _, _ = toy_scene(110, (48, 64), seed=41, speed=0.5, start=[5.0], person_height=0.8)
+    np.save(tmp_path / "long.npy", rgb)
+    np.save(tmp_path / "short.npy", rgb[:40])
+    assert cli(["silhouettes", str(tmp_path / "long.npy"), "-o", str(tmp_path / "a")]) == 0
+    err = capsys.readouterr().err
+    assert "segmenting" in err and "/110 [" in err
+    assert cli(["silhouettes", str(tmp_path / "long.npy"), "-o", str(tmp_path / "b"), "--no-progress"]) == 0
+    assert "segmenting" not in capsys.readouterr().err
+    assert cli(["silhouettes", str(tmp_path / "short.npy"), "-o", str(tmp_path / "c")]) == 0
+    assert "segmenting" not in capsys.readouterr().err

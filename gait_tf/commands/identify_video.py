@@ -48,7 +48,7 @@ def main(args):
     # refuse a gallery of another model before spending time on the video
     check_gallery_model(gallery, name, f"gallery {args.gallery}")
     threshold = None if args.closed_set else (args.threshold if args.threshold is not None else ...)
-    kwargs = {"bg_method": args.bg_method} if args.method == "bgsub" else {}
+    kwargs = {"bg_method": args.bg_method, "background": args.background} if args.method == "bgsub" else {}
     res = identify_video(args.video, gallery, model, model_name=name, method=args.method,
                          segmenter=args.segmenter, track=parse_track(args.track), top_k=args.top_k,
                          threshold=threshold, gallery_source=f"gallery {args.gallery}",

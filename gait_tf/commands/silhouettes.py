@@ -20,6 +20,10 @@ def add_video_arguments(p):
                         "(any background). Default: bgsub")
     p.add_argument("--bg-method", choices=("median", "mog2"), default="median",
                    help="background model of --method bgsub (default: median)")
+    p.add_argument("--background", metavar="PATH",
+                   help="--method bgsub: video, GIF, image folder or .npy of the empty scene to fit the "
+                        "background on (default: the video itself; needed when the walker does not cross "
+                        "the picture)")
     p.add_argument("--segmenter", metavar="KERAS",
                    help="U-Net weights for --method unet (default: the shipped weights)")
     p.add_argument("--track", default="largest",
@@ -49,7 +53,7 @@ def run_extraction(args):
         raise ConfigError(f"--step must be >= 1, got {args.step}")
     if args.max_frames is not None and args.max_frames < 1:
         raise ConfigError(f"--max-frames must be >= 1, got {args.max_frames}")
-    kwargs = {"bg_method": args.bg_method} if args.method == "bgsub" else {}
+    kwargs = {"bg_method": args.bg_method, "background": args.background} if args.method == "bgsub" else {}
     return extract_silhouettes(args.video, args.method, segmenter=args.segmenter, track=parse_track(args.track),
                                max_frames=args.max_frames, step=args.step,
                                progress=False if args.no_progress else "auto", **kwargs)

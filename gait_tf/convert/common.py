@@ -22,7 +22,7 @@ IGNORED_SUFFIXES = ("num_batches_tracked",)
 IGNORED_PREFIXES = ("loss_aggregator.",)
 
 #: model name -> module in gait_tf.convert with a ``plan(model) -> list[Entry]`` function
-CONVERTERS = {"gaitset": "gaitset", "gaitpart": "gaitpart", "gln": "gln", "gaitgl": "gaitgl"}
+CONVERTERS = {"gaitset": "gaitset", "gaitpart": "gaitpart", "gln": "gln", "gaitgl": "gaitgl", "hstl": "hstl", "local3d": "local3d"}
 
 
 @dataclasses.dataclass

@@ -125,16 +125,19 @@ def plot_embedding_scatter(embeddings, subjects, path, method: str = "auto", max
     subjects = np.asarray(subjects).astype(str)
     keep_ids = sorted(set(subjects.tolist()))[:max_subjects]
     keep = np.isin(subjects, keep_ids)
+    if method == "auto":
+        method = "tsne" if 5 <= int(keep.sum()) <= 3000 else "pca"
     y = project_2d(np.asarray(embeddings)[keep], method, seed)
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 5))
     cmap = plt.get_cmap("tab20")
+    palette = [cmap(j) for j in (*range(0, 20, 2), *range(1, 20, 2))]  # dark shades first: neighbours differ
     for i, sid in enumerate(keep_ids):
         sel = subjects[keep] == sid
-        ax.scatter(y[sel, 0], y[sel, 1], s=12, color=cmap(i % 20), label=sid)
+        ax.scatter(y[sel, 0], y[sel, 1], s=12, color=palette[i % 20], label=sid)
     if len(keep_ids) <= 20:
         ax.legend(fontsize=6, markerscale=1.2, ncol=2, loc="best", title="subject")
-    ax.set_title(title or f"embeddings ({'t-SNE' if method != 'pca' else 'PCA'}), coloured by subject")
+    ax.set_title(title or f"embeddings ({'t-SNE' if method == 'tsne' else 'PCA'}), coloured by subject")
     ax.set_xticks([])
     ax.set_yticks([])
     return _save(fig, path)

@@ -373,6 +373,76 @@ class FocalConv2D(keras.layers.Layer):
         }
 
 
+def conv3d_by_frames(x, kernel, temporal_stride=1):
+    """3D convolution ``[B, T, H, W, Cin] * [kt, kh, kw, Cin, Cout] -> [B, T', H, W, Cout]``
+    computed as ONE 2D convolution over temporally stacked channels.
+
+    ``temporal_stride=1``: 'same' zero padding in time (T' = T), the ``kt`` neighbouring frames
+    of every frame are concatenated on the channel axis; ``temporal_stride=kt``: no temporal
+    padding, non-overlapping groups of ``kt`` frames (T' = floor(T / kt), the remainder is
+    dropped like PyTorch's 'valid' Conv3d). Space is always 'same', stride 1. Exactly the
+    maths of ``Conv3D``; it exists because XLA on CPU runs 3D convolutions 2-10x slower than
+    2D ones, while the TF kernels run both alike.
+    """
+    kt, kh, kw, cin, cout = kernel.shape
+    h, w = x.shape[2], x.shape[3]
+    t = ops.shape(x)[1]
+    if temporal_stride == 1:
+        r = kt // 2
+        xp = ops.pad(x, ((0, 0), (r, r), (0, 0), (0, 0), (0, 0)))
+        z = ops.concatenate([xp[:, i : i + t] for i in range(kt)], axis=-1) if kt > 1 else x
+        t_out = t
+    elif temporal_stride == kt:
+        t_out = t // kt
+        z = ops.reshape(x[:, : t_out * kt], (-1, t_out, kt, h, w, cin))
+        z = ops.reshape(ops.transpose(z, (0, 1, 3, 4, 2, 5)), (-1, t_out, h, w, kt * cin))
+    else:
+        raise ValueError(f"temporal_stride must be 1 or kt={kt}, got {temporal_stride}")
+    k2 = ops.reshape(ops.transpose(kernel, (1, 2, 0, 3, 4)), (kh, kw, kt * cin, cout))
+    z = ops.reshape(z, (-1, h, w, kt * cin))
+    if kh == 1 and kw == 1:
+        y = ops.matmul(z, k2[0, 0])
+    else:
+        y = ops.conv(z, k2, strides=1, padding="same")
+    return ops.reshape(y, (-1, t_out, h, w, cout))
+
+
+@_serializable
+class FrameConv3D(keras.layers.Layer):
+    """A bias-free 3D convolution ``[B, T, H, W, Cin] -> [B, T', H, W, Cout]`` run by
+    :func:`conv3d_by_frames` (spatial 'same', stride 1; temporal 'same' with stride 1, or
+    'valid' with stride = kt). Weight ``kernel`` ``[kt, kh, kw, Cin, Cout]`` as ``Conv3D``.
+    """
+
+    def __init__(self, filters, kernel_size=(3, 3, 3), temporal_stride=1, **kwargs):
+        super().__init__(**kwargs)
+        self.filters = int(filters)
+        ks = (kernel_size,) * 3 if isinstance(kernel_size, int) else kernel_size
+        self.kernel_size = tuple(int(k) for k in ks)
+        self.temporal_stride = int(temporal_stride)
+
+    def build(self, input_shape):
+        shape = self.kernel_size + (int(input_shape[-1]), self.filters)
+        self.kernel = self.add_weight(name="kernel", shape=shape, initializer="glorot_uniform")
+
+    def call(self, x):
+        return conv3d_by_frames(x, self.kernel, self.temporal_stride)
+
+    def compute_output_shape(self, input_shape):
+        b, t, h, w, _ = input_shape
+        if t is not None and self.temporal_stride > 1:
+            t = t // self.temporal_stride
+        return (b, t, h, w, self.filters)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "kernel_size": list(self.kernel_size),
+            "temporal_stride": self.temporal_stride,
+        }
+
+
 @_serializable
 class GLConv(keras.layers.Layer):
     """GaitGL's global-local 3D convolution: ``[B, T, H, W, Cin] -> [B, T, H', W, Cout]``.
@@ -400,9 +470,9 @@ class GLConv(keras.layers.Layer):
         self.local_kernel = self.add_weight(name="local_kernel", shape=shape, initializer="glorot_uniform")
 
     def call(self, x):
-        g = ops.conv(x, self.global_kernel, strides=1, padding="same")
+        g = conv3d_by_frames(x, self.global_kernel)
         if self.halving == 0:
-            lcl = ops.conv(x, self.local_kernel, strides=1, padding="same")
+            lcl = conv3d_by_frames(x, self.local_kernel)
         else:
             k = 2**self.halving
             h, w, c = x.shape[2], x.shape[3], x.shape[4]
@@ -410,7 +480,7 @@ class GLConv(keras.layers.Layer):
             z = ops.reshape(x, (-1, t, k, h // k, w, c))
             z = ops.transpose(z, (0, 2, 1, 3, 4, 5))
             z = ops.reshape(z, (-1, t, h // k, w, c))
-            z = ops.conv(z, self.local_kernel, strides=1, padding="same")
+            z = conv3d_by_frames(z, self.local_kernel)
             z = ops.reshape(z, (-1, k, t, h // k, w, self.filters))
             z = ops.transpose(z, (0, 2, 1, 3, 4, 5))
             lcl = ops.reshape(z, (-1, t, h, w, self.filters))
@@ -431,58 +501,6 @@ class GLConv(keras.layers.Layer):
             "halving": self.halving,
             "fm_sign": self.fm_sign,
             "kernel_size": list(self.kernel_size),
-        }
-
-
-@_serializable
-class PatchConv(keras.layers.Layer):
-    """Stride-1 'same' convolution computed as patches x matmul (im2col), 2D or 3D.
-
-    ``[N, H, W, Cin] -> [N, H, W, Cout]`` (``rank=2``) or ``[B, T, H, W, Cin] ->
-    [B, T, H, W, Cout]`` (``rank=3``; T may be dynamic). Same maths and the same ``kernel``
-    layout as ``keras.layers.Conv2D``/``Conv3D`` without bias (``[*k, Cin, Cout]``), but much
-    faster than a direct convolution when ``Cin`` is tiny (the 1-channel silhouette stems),
-    notably under XLA on CPU: the products become one ``[*, prod(k)*Cin] x [prod(k)*Cin, Cout]``
-    matmul.
-    """
-
-    def __init__(self, filters, kernel_size, rank=2, **kwargs):
-        super().__init__(**kwargs)
-        self.filters = int(filters)
-        self.rank = int(rank)
-        ks = (kernel_size,) * self.rank if isinstance(kernel_size, int) else kernel_size
-        self.kernel_size = tuple(int(k) for k in ks)
-        if len(self.kernel_size) != self.rank or any(k % 2 == 0 for k in self.kernel_size):
-            raise ValueError(f"PatchConv: kernel_size {kernel_size!r} must be {self.rank} odd sizes")
-
-    def build(self, input_shape):
-        shape = self.kernel_size + (int(input_shape[-1]), self.filters)
-        self.kernel = self.add_weight(name="kernel", shape=shape, initializer="glorot_uniform")
-
-    def call(self, x):
-        import itertools
-
-        r = [k // 2 for k in self.kernel_size]
-        pads = ((0, 0),) + tuple((p, p) for p in r) + ((0, 0),)
-        xp = ops.pad(x, pads)
-        sizes = [ops.shape(x)[1 + i] if x.shape[1 + i] is None else x.shape[1 + i] for i in range(self.rank)]
-        patches = []
-        for offs in itertools.product(*(range(k) for k in self.kernel_size)):
-            idx = (slice(None),) + tuple(slice(o, o + n) for o, n in zip(offs, sizes))
-            patches.append(xp[idx])
-        z = ops.concatenate(patches, axis=-1)  # [..., prod(k) * Cin], order (offsets..., cin)
-        w = ops.reshape(self.kernel, (-1, self.filters))
-        return ops.matmul(z, w)
-
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape[:-1]) + (self.filters,)
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "filters": self.filters,
-            "kernel_size": list(self.kernel_size),
-            "rank": self.rank,
         }
 
 
@@ -597,6 +615,7 @@ __all__ = [
     "GLConv",
     "TemporalFeatureAggregator",
     "partwise_conv1d",
-    "PatchConv",
+    "conv3d_by_frames",
+    "FrameConv3D",
     "UpsampleAdd",
 ]

@@ -19,7 +19,8 @@ PRESETS = {
 
 
 def _conv3d(filters, kernel, strides, padding, name):
-    return keras.layers.Conv3D(filters, kernel, strides=strides, padding=padding, use_bias=False, name=name)
+    # FrameConv3D == Conv3D (same kernel layout) but XLA-friendly on CPU
+    return blocks.FrameConv3D(filters, kernel, temporal_stride=strides if padding == "valid" else 1, name=name)
 
 
 @register_model("gaitgl", presets=PRESETS, default_preset="casia_b", input_hw=(64, 44))
@@ -43,12 +44,12 @@ def gaitgl(
     h, w = (int(v) for v in input_hw)
     inp = keras.Input(shape=(None, h, w, 1), name="silhouettes")
     x = blocks.RepeatShortSequence(3, name="repeat_short")(inp)
-    x = _conv3d(c[0], 3, 1, "same", "conv3d_0")(x)
+    x = _conv3d(c[0], (3, 3, 3), 1, "same", "conv3d_0")(x)
     x = blocks.leaky_relu("conv3d_act0")(x)
     if variant == "oumvlp":
-        x = _conv3d(c[0], 3, 1, "same", "conv3d_2")(x)
+        x = _conv3d(c[0], (3, 3, 3), 1, "same", "conv3d_2")(x)
         x = blocks.leaky_relu("conv3d_act2")(x)
-    x = _conv3d(c[0], (3, 1, 1), (3, 1, 1), "valid", "lta")(x)
+    x = _conv3d(c[0], (3, 1, 1), 3, "valid", "lta")(x)
     x = blocks.leaky_relu("lta_act")(x)
     if variant == "casia_b":
         x = blocks.GLConv(c[1], halving=3, name="glconv_a0")(x)

@@ -4,10 +4,12 @@ Two background models:
 
 - ``"median"`` (default): the background is the per-pixel temporal **median** of up to
   ``samples`` frames spread over the whole clip (a walking person covers any pixel only
-  for a few frames, so the median is the empty scene). A pixel is foreground when its
-  colour distance to the background exceeds ``max(threshold, k_mad * noise)``, where
-  ``noise`` is the per-pixel median absolute deviation of the samples (so flickering or
-  noisy pixels need a larger change). Needs a first pass over the clip (:meth:`fit`).
+  for a few frames, so the median is the empty scene). Each frame's global brightness
+  gain against it is estimated (median brightness ratio) and the background scaled by
+  it, so illumination flicker is not motion. A pixel is foreground when its colour
+  distance to the background exceeds ``max(threshold, k_mad * noise)``, where ``noise``
+  is the per-pixel median absolute deviation of the samples (so noisy pixels need a
+  larger change). Needs a first pass over the clip (:meth:`fit`).
 - ``"mog2"``: OpenCV's adaptive mixture of Gaussians (``cv2.createBackgroundSubtractorMOG2``),
   warmed up on the sampled frames by :meth:`fit`, then updated online.
 
@@ -189,6 +191,8 @@ class BackgroundSubtractor:
         var_threshold: MOG2 squared Mahalanobis threshold.
         mog_history: MOG2 history (frames) while segmenting (learning rate ``1 / history``).
         shadows: suppress cast shadows.
+        illumination: compensate global brightness changes (flicker, auto-exposure) by
+            scaling the background with :meth:`gain` (median method).
         open_size, close_size, min_blob, max_hole_frac: :func:`clean_mask` settings.
 
     Use: ``bg.fit(frames)`` (an iterable; a :class:`~gait_tf.video.VideoReader` is
@@ -196,7 +200,7 @@ class BackgroundSubtractor:
     """
 
     def __init__(self, method="median", *, samples=60, threshold=30, k_mad=4.0, var_threshold=25.0,
-                 mog_history=500, shadows=True, open_size=0, close_size=3, min_blob=6, max_hole_frac=0.002):
+                 mog_history=500, shadows=True, illumination=True, open_size=0, close_size=3, min_blob=6, max_hole_frac=0.002):
         if method not in METHODS:
             raise ConfigError(f"unknown background method {method!r}; choose one of {', '.join(METHODS)}")
         self.method = method
@@ -206,6 +210,7 @@ class BackgroundSubtractor:
         self.var_threshold = float(var_threshold)
         self.mog_history = int(mog_history)
         self.shadows = bool(shadows)
+        self.illumination = bool(illumination)
         self.clean = dict(open_size=open_size, close_size=close_size, min_blob=min_blob,
                           max_hole_frac=max_hole_frac)
         self.background = None  # uint8 [H, W, 3]
@@ -229,7 +234,11 @@ class BackgroundSubtractor:
             raise VideoError("background model: no frames to fit")
         stack = np.stack(buf)
         self.background = np.median(stack, axis=0).astype(np.uint8)
-        dev = np.abs(stack.astype(np.int16) - self.background.astype(np.int16)).max(axis=3)
+        bg = self.background.astype(np.float32)
+        dev = np.empty(stack.shape[:3], np.float32)
+        for i, frame in enumerate(stack):  # noise after illumination compensation
+            ref = bg * self.gain(frame) if self.illumination else bg
+            dev[i] = np.abs(frame.astype(np.float32) - ref).max(axis=2)
         self.noise = np.median(dev, axis=0).astype(np.float32)
         if self.method == "mog2":
             import cv2
@@ -245,6 +254,14 @@ class BackgroundSubtractor:
                     self._mog.apply(frame, learningRate=1.0 / len(buf))
         return self
 
+    def gain(self, frame) -> float:
+        """Global illumination gain of ``frame`` relative to the background: the median
+        over pixels of the brightness ratio (robust: the walker is a small minority)."""
+        f = np.asarray(frame, np.float32).sum(axis=2)
+        b = self.background.astype(np.float32).sum(axis=2)
+        ok = b > 30
+        return float(np.median(f[ok] / b[ok])) if ok.any() else 1.0
+
     def raw_foreground(self, frame) -> np.ndarray:
         """``bool [H, W]`` foreground before clean-up (shadows already removed)."""
         frame = np.asarray(frame, np.uint8)
@@ -255,10 +272,13 @@ class BackgroundSubtractor:
         if self.method == "mog2":
             fg = self._mog.apply(frame) == 255  # 127 = shadow
         else:
-            diff = np.abs(frame.astype(np.int16) - self.background.astype(np.int16)).max(axis=2)
+            bg = self.background.astype(np.float32)
+            if self.illumination:
+                bg = np.clip(bg * self.gain(frame), 0, 255)
+            diff = np.abs(frame.astype(np.float32) - bg).max(axis=2)
             fg = diff > np.maximum(self.threshold, self.k_mad * self.noise)
             if self.shadows:
-                fg &= ~shadow_mask(frame, self.background)
+                fg &= ~shadow_mask(frame, bg.astype(np.uint8))
         return fg
 
     def apply(self, frame) -> np.ndarray:

@@ -136,7 +136,7 @@ def synthetic_frames(subjects, *, seed=0, image_size=(96, 128), views=(0, 54, 90
         n_frames: frames per sequence.
         frame_step: keep every ``frame_step``-th frame of a sequence.
         render_size: ``(H, W)`` the generator renders at (default ``image_size``); frames
-            are resized to ``image_size`` (area) and masks (nearest).
+            are resized to ``image_size`` (area) and masks (area coverage >= 50 %).
 
     Returns:
         ``(rgb uint8 [N, H, W, 3], masks bool [N, H, W], meta list[dict])``.
@@ -160,7 +160,7 @@ def synthetic_frames(subjects, *, seed=0, image_size=(96, 128), views=(0, 54, 90
                     img, m = seq.rgb[t], np.asarray(seq.masks[t], bool)
                     if render_size != tuple(image_size):
                         img = cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
-                        m = cv2.resize(m.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
+                        m = cv2.resize(m.astype(np.float32), (w, h), interpolation=cv2.INTER_AREA) >= 0.5
                     xs.append(img)
                     ys.append(m)
                     meta.append({"subject": int(s), "view": int(view), "background": bg, "condition": cond,
@@ -178,12 +178,27 @@ class TrainResult:
 
 
 def _augment(x, y, rng):
-    """Random horizontal flip and brightness/contrast jitter of a batch (numpy)."""
+    """Photometric and codec augmentation of a batch (numpy): horizontal flip, brightness /
+    contrast jitter, and - so that the network does not learn the renderer's crisp look -
+    Gaussian blur (30 %), sensor noise (30 %) and JPEG re-encoding at quality 25-90 (40 %),
+    like frames decoded from a compressed video."""
+    import cv2
+
     flip = rng.random(len(x)) < 0.5
     x = x.copy()
     y = y.copy()
     x[flip] = x[flip, :, ::-1]
     y[flip] = y[flip, :, ::-1]
+    for i in range(len(x)):
+        img = x[i]
+        if rng.random() < 0.3:
+            img = cv2.GaussianBlur(img, (0, 0), float(rng.uniform(0.4, 1.2)))
+        if rng.random() < 0.3:
+            img = np.clip(img + rng.normal(0, rng.uniform(2, 8), img.shape), 0, 255).astype(np.uint8)
+        if rng.random() < 0.4:
+            ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(25, 91))])
+            img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+        x[i] = img
     gain = rng.uniform(0.8, 1.2, size=(len(x), 1, 1, 1)).astype(np.float32)
     bias = rng.uniform(-20, 20, size=(len(x), 1, 1, 1)).astype(np.float32)
     x = np.clip(x.astype(np.float32) * gain + bias, 0, 255)

@@ -245,10 +245,28 @@ def summarize_signatures(defs: dict) -> dict:
 
 # --------------------------------------------------------------------------- export
 
+def _all_layers(model):
+    """``model`` and all its nested layers (wrappers such as Bidirectional included)."""
+    flatten = getattr(model, "_flatten_layers", None)
+    if flatten is not None:
+        return list(flatten(include_self=True, recursive=True))
+    seen, stack = [], [model]  # pragma: no cover - fallback for other Keras versions
+    while stack:
+        layer = stack.pop()
+        if any(layer is s for s in seen):
+            continue
+        seen.append(layer)
+        stack.extend(getattr(layer, "layers", []) or [])
+        for attr in ("layer", "forward_layer", "backward_layer"):
+            if getattr(layer, attr, None) is not None:
+                stack.append(getattr(layer, attr))
+    return seen
+
+
 @contextlib.contextmanager
 def _rnn_device_mode(model, device: str):
     """Trace recurrent layers for ``device``: no cuDNN for "cpu", forced cuDNN for "gpu"."""
-    layers = [l for l in model._flatten_layers(include_self=True, recursive=True) if hasattr(l, "use_cudnn")]
+    layers = [l for l in _all_layers(model) if hasattr(l, "use_cudnn")]
     saved = [(l, l.use_cudnn) for l in layers]
     patched = None
     try:
@@ -338,6 +356,9 @@ def export_model(model, out_dir, *, model_name: str | None = None, input_kind: s
             found = cudnn_ops(tmp)
             if device == "cpu" and found:
                 raise ServingError(f"CPU export of {served_name!r} contains cuDNN-only ops {found}")
+            if xla and found:
+                raise ServingError(f"--xla cannot be combined with cuDNN RNN kernels ({found}) in {served_name!r}: "
+                                   "XLA cannot compile them; use --device cpu --xla, or --device gpu without --xla")
             if requests:
                 warmup_mod.write_warmup_requests(tmp, served_name, requests)
             defs = summarize_signatures(signature_defs(tmp))

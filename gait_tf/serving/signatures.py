@@ -103,7 +103,7 @@ def _first_tensor(out, keys):
     return out
 
 
-def build_serving_module(model, input_kind: str, *, input_hw=(64, 44), channels: int = 1, xla: bool = False):
+def build_serving_module(model, input_kind: str, *, input_hw=(64, 44), xla: bool = False):
     """Wrap ``model`` (a built ``keras.Model``) in a ``tf.Module`` with serving signatures.
 
     Returns ``(module, signatures)`` ready for ``tf.saved_model.save(module, path,
@@ -271,7 +271,10 @@ def build_serving_module(model, input_kind: str, *, input_hw=(64, 44), channels:
 
         module.serving_default, module.heatmaps = serving_default, heatmaps
         signatures = {"serving_default": serving_default, "heatmaps": heatmaps}
-        outs = getattr(model, "output", None)
+        try:
+            outs = model.output  # functional models: the output structure
+        except Exception:  # subclassed / never-called models have none
+            outs = None
         if isinstance(outs, dict) and "features" in outs:
             @tf.function(input_signature=spec)
             def features(images):

@@ -122,13 +122,14 @@ def _merge(defaults, given, where):
     return out
 
 
-def _flat(cfg, prefix=""):
+def _flat(cfg):
+    """``(dotted key, value)`` of the top-level scalars and the section keys (one level)."""
     for key, value in cfg.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict) and name.count(".") < 1 and name not in ("data.synthetic", "data.random"):
-            yield from _flat(value, name + ".")
+        if isinstance(SCHEMA.get(key), dict):
+            for sub, sub_value in value.items():
+                yield f"{key}.{sub}", sub_value
         else:
-            yield name, value
+            yield key, value
 
 
 def _is_number(value):

@@ -204,6 +204,12 @@ class Trainer:
 
         return train_step
 
+    def _weights_finite(self):
+        import tensorflow as tf
+
+        return all(bool(tf.reduce_all(tf.math.is_finite(tf.convert_to_tensor(v))))
+                   for v in self.model.weights if "float" in str(v.dtype))
+
     def _lr(self):
         opt = getattr(self.optimizer, "inner_optimizer", self.optimizer)
         return float(self.schedule(opt.iterations))
@@ -243,11 +249,10 @@ class Trainer:
             metrics = self._train_step(next(iterator))
             step += 1
             steps_this_run += 1
-            if step % tcfg["log_every"] == 0 or step == total or step == 1:
+            out_of_budget = (self.max_steps is not None and steps_this_run >= self.max_steps) or (
+                self.max_seconds is not None and time.time() - t0 >= self.max_seconds)
+            if step % tcfg["log_every"] == 0 or step == total or step == 1 or out_of_budget:
                 last = {k: float(v) for k, v in metrics.items()}
-                if not all(math.isfinite(v) for v in last.values()):
-                    raise ConfigError(f"training diverged at step {step} (loss {last.get('loss')}); "
-                                      "lower optimizer.lr")
                 now = time.time()
                 last["lr"] = self._lr()
                 last["steps_per_s"] = (step - s_log) / max(now - t_log, 1e-9)
@@ -263,8 +268,13 @@ class Trainer:
                 bar.update(1)
                 if last:
                     bar.set_postfix(loss=f"{last['loss']:.4f}", refresh=False)
-            out_of_budget = (self.max_steps is not None and steps_this_run >= self.max_steps) or (
-                self.max_seconds is not None and time.time() - t0 >= self.max_seconds)
+            if not math.isfinite(float(metrics["loss"])) or (
+                    (step % tcfg["checkpoint_every"] == 0 or step == total or out_of_budget)
+                    and not self._weights_finite()):
+                raise ModelError(
+                    f"model {self.cfg['model']['name']!r}: training diverged at step {step} (non-finite "
+                    f"loss or weights); the last good checkpoint is {self.ckpt.latest}. Lower "
+                    "optimizer.lr, or check the model for NaN gradients")
             if step % tcfg["checkpoint_every"] == 0 or step == total or out_of_budget:
                 self.ckpt.save(step, self.source.state(step))
             if out_of_budget and step < total:

@@ -137,14 +137,22 @@ def make_segmenter(method="bgsub", *, segmenter=None, bg_method="median", **bg_k
     raise ConfigError(f"unknown segmentation method {method!r}; choose one of {', '.join(METHODS)}")
 
 
-def iter_masks(reader, method="bgsub", *, segmenter=None, progress=False, **bg_kwargs):
+def iter_masks(reader, method="bgsub", *, segmenter=None, background=None, progress=False, **bg_kwargs):
     """Yield the cleaned foreground ``bool [H, W]`` of every frame of ``reader``.
 
-    ``"bgsub"`` makes two passes (fit the background, then segment); ``"unet"`` one.
+    ``"bgsub"`` makes two passes (fit the background, then segment) unless ``background``
+    - a video, image folder, array or single image of the *empty* scene - is given to fit
+    on instead; ``"unet"`` makes one.
     """
     seg = make_segmenter(method, segmenter=segmenter, **bg_kwargs)
     if method == "bgsub":
-        seg.fit(_progress(reader, reader.frame_count, "background", progress))
+        if background is not None:
+            arr = np.asarray(background) if isinstance(background, np.ndarray) else None
+            if arr is not None and arr.ndim == 3 and arr.shape[-1] in (3, 4):
+                background = arr[None]  # one RGB image
+            seg.fit(open_video(background))
+        else:
+            seg.fit(_progress(reader, reader.frame_count, "background", progress))
         for frame in _progress(reader, reader.frame_count, "segmenting", progress):
             yield seg.apply(frame)
     else:
@@ -152,8 +160,8 @@ def iter_masks(reader, method="bgsub", *, segmenter=None, progress=False, **bg_k
             yield mask
 
 
-def extract_silhouettes(source, method="bgsub", *, segmenter=None, track="largest", min_area=None,
-                        max_frames=None, step=1, progress=False, tracker_kwargs=None,
+def extract_silhouettes(source, method="bgsub", *, segmenter=None, background=None, track="largest",
+                        min_area=None, max_frames=None, step=1, progress=False, tracker_kwargs=None,
                         **bg_kwargs) -> SilhouetteTrack:
     """Segment and track the people of a video; return the followed person's silhouettes.
 
@@ -161,6 +169,9 @@ def extract_silhouettes(source, method="bgsub", *, segmenter=None, track="larges
         source: video file, GIF, image folder, ``.npy`` or array (see ``VideoReader``).
         method: ``"bgsub"`` (static camera) or ``"unet"`` (learned, any background).
         segmenter: for ``"unet"``, a ``UNetSegmenter`` or ``.keras`` path (default weights).
+        background: for ``"bgsub"``, footage of the empty scene to fit the background on
+            (video path, image folder, array; needed when the walker does not cross the
+            picture, e.g. walks towards the camera). Default: the video itself.
         track: ``"largest"`` or a track id (see :func:`~gait_tf.segmentation.tracking.select_track`).
         min_area: minimum person size in pixels (default ``MIN_AREA_FRAC`` of the frame).
         max_frames, step: passed to the reader.
@@ -181,7 +192,8 @@ def extract_silhouettes(source, method="bgsub", *, segmenter=None, track="larges
     tracker = BoxTracker(**(tracker_kwargs or {}))
     per_track: dict[int, list] = {}
     shape, n = None, 0
-    for i, mask in enumerate(iter_masks(reader, method, segmenter=segmenter, progress=progress, **bg_kwargs)):
+    for i, mask in enumerate(iter_masks(reader, method, segmenter=segmenter, background=background,
+                                               progress=progress, **bg_kwargs)):
         if shape is None:
             shape = mask.shape
             if min_area is None:

@@ -75,7 +75,8 @@ class VideoReader:
 
     Args:
         source: a video file (``.mp4``, ``.avi``, ...), a ``.gif``, a ``.npy`` clip, a
-            folder of images (read in natural sort order), or a numpy array
+            folder of images (read in natural sort order), a single image (one frame),
+            or a numpy array
             ``[T, H, W]`` / ``[T, H, W, C]``.
         max_frames: stop after this many frames (after ``step``); None = all.
         step: keep every ``step``-th frame (1 = all).
@@ -139,13 +140,18 @@ class VideoReader:
                     if self._array.ndim not in (3, 4):
                         raise VideoError(f"{path}: clip must be [T, H, W] or [T, H, W, C], got {self._array.shape}")
                     raw_count = len(self._array)
+                elif ext in IMAGE_EXTENSIONS:  # a single picture: a one-frame clip
+                    self.kind = "folder"
+                    self._files = [path]
+                    raw_count = 1
                 elif ext in VIDEO_EXTENSIONS:
                     self.kind = "video"
                     raw_count = self._probe_video()
                 else:
                     raise VideoError(
                         f"{path}: unknown video format {ext or '(no extension)'!r}; expected one of "
-                        f"{', '.join(VIDEO_EXTENSIONS + GIF_EXTENSIONS + ARRAY_EXTENSIONS)} or an image folder")
+                        f"{', '.join(VIDEO_EXTENSIONS + GIF_EXTENSIONS + ARRAY_EXTENSIONS)}, an image or an "
+                        "image folder")
         self.frame_count = None
         if raw_count is not None:
             n = (raw_count + self.step - 1) // self.step
