@@ -58,10 +58,23 @@ def test_cosine_distance_by_hand():
     assert pairwise_distance(x, y, metric="cos")[0, 0] == pytest.approx(0.5, abs=1e-6)
     # Euclidean: part 0 sqrt(1+4)=2.236, part 1 sqrt(9+16)=5 -> mean 3.618
     assert pairwise_distance(x, y)[0, 0] == pytest.approx((math.sqrt(5) + 5) / 2, abs=1e-5)
+    # inputs are never modified (a [1, P, D] transpose is a view of the caller's array)
+    np.testing.assert_array_equal(x, [[[1, 0], [3, 4]]])
     with pytest.raises(ConfigError, match="manhattan"):
         pairwise_distance(x, y, metric="manhattan")
     with pytest.raises(DataError, match="parts, dim"):
         pairwise_distance(x, y[:, :1])
+
+
+def test_rows_come_in_probe_chunks_over_the_whole_gallery():
+    from gait_tf.evaluation import iter_distance_rows
+
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(10, 2, 4)).astype(np.float32)
+    y = rng.normal(size=(25, 2, 4)).astype(np.float16)
+    blocks = list(iter_distance_rows(x, y, probe_chunk=4, gallery_chunk=6))
+    assert [(i, b.shape) for i, b in blocks] == [(0, (4, 25)), (4, (4, 25)), (8, (2, 25))]
+    np.testing.assert_allclose(np.concatenate([b for _, b in blocks]), pairwise_distance(x, y), atol=1e-6)
 
 
 def test_topk_matches_full_sort():

@@ -126,7 +126,7 @@ def test_training_smoke_and_swap_grid(tmp_path, walkers, capsys):
            "data": {"synthetic": {}, "p": 3, "k": 1, "frames": 4}, "optimizer": {"lr": 1e-3},
            "schedule": {"type": "constant"}, "train": {"iterations": 2, "log_every": 1}}
     cfg = gt.load_rgb_config(raw=raw)
-    summary = gt.train_rgb(cfg, tmp_path / "run", walkers=walkers, log=lambda *_: None)
+    summary = gt.train_rgb(cfg, tmp_path / "run", walkers=walkers, log=lambda *_: None, run_eagerly=True)
     assert summary["finished"] and summary["num_classes"] == 3
     lines = [json.loads(s) for s in (tmp_path / "run/metrics.jsonl").read_text().splitlines()]
     assert [m["step"] for m in lines] == [1, 2]

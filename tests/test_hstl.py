@@ -27,12 +27,15 @@ def test_presets_parts_and_parameter_counts():
     spec = models.get_spec("hstl")
     assert spec.input_kind == "silhouette" and spec.input_hw == (64, 44)
     assert set(spec.presets) == set(EXPECTED_PARAMS) and spec.default_preset == "casia_b"
-    for preset, count in EXPECTED_PARAMS.items():
-        keras.backend.clear_session()
-        model = models.create("hstl", preset=preset)
-        assert blocks.count_parameters(model) == count, preset
-        assert model.output["embeddings"].shape[1:] == (PARTS[preset], spec.presets[preset]["channels"][-1])
-        del model
+    keras.backend.clear_session()
+    model = models.create("hstl", preset="casia_b")  # full size (the OU-MVLP/Gait3D presets: see below)
+    assert blocks.count_parameters(model) == EXPECTED_PARAMS["casia_b"]
+    assert model.output["embeddings"].shape[1:] == (73, 128)
+    assert model.output["logits"].shape[1:] == (73, 74)
+    for preset in ("oumvlp", "gait3d"):  # same architecture as the presets at tiny width
+        cfg = dict(spec.presets[preset], channels=(2, 4, 4, 4), class_num=3)
+        out = models.create("hstl", **cfg).output
+        assert out["embeddings"].shape[1:] == (PARTS[preset], 4), preset
 
 
 def test_reference_parameter_counts():
@@ -122,7 +125,7 @@ def test_checkpoint_conversion_parity(cfg, tmp_path):
     ckpt = tmp_path / "hstl.pt"
     torch.save({"model": ref.state_dict(), "optimizer": {}, "iteration": 1}, str(ckpt))
     model = convert_checkpoint(ckpt, model="hstl", **cfg)
-    diffs, scales = _compare(ref, model, frames=(1, 2, 7))
+    diffs, scales = _compare(ref, model, frames=(2, 7) if cfg is TINY_CB else (7,))
     assert max(diffs.values()) < TOL, diffs
     assert min(scales.values()) > 0.5, scales  # not vacuous
     assert blocks.count_parameters(model) == sum(p.numel() for p in ref.parameters())
@@ -161,10 +164,10 @@ def test_trains_with_the_trainer_and_exports(tmp_path):
         "data": {"random": {"num_classes": 4}, "p": 2, "k": 2, "frames": 6},
         "losses": [{"type": "triplet", "margin": 0.2}, {"type": "ce", "weight": 1.0}],
         "optimizer": {"type": "adam", "lr": 1e-3},
-        "train": {"iterations": 2, "checkpoint_every": 2, "log_every": 1, "progress": False, "export": False},
+        "train": {"iterations": 1, "checkpoint_every": 1, "log_every": 1, "progress": False, "export": False},
     })
     summary = train(cfg, tmp_path / "run", log=lambda *a: None)
-    assert summary["step"] == 2 and np.isfinite(summary["last_metrics"]["loss"])
+    assert summary["step"] == 1 and np.isfinite(summary["last_metrics"]["loss"])
 
     import tensorflow as tf
 

@@ -225,3 +225,16 @@ def test_progress_bar_on_long_videos_only(tmp_path, capsys):
     assert "segmenting" not in capsys.readouterr().err
     assert cli(["silhouettes", str(tmp_path / "short.npy"), "-o", str(tmp_path / "c")]) == 0
     assert "segmenting" not in capsys.readouterr().err
+
+
+def test_cli_bad_arguments_exit_2(videos, tmp_path, capsys):
+    (tmp_path / "file").write_text("x")
+    assert cli(["silhouettes", str(videos["alice"]), "-o", str(tmp_path / "file")]) == 2
+    assert "is not a folder" in capsys.readouterr().err
+    assert cli(["silhouettes", str(videos["alice"]), "-o", str(tmp_path / "o"), "--overlay", "x.png"]) == 2
+    assert "use a .gif, .mp4 or .avi" in capsys.readouterr().err
+    assert cli(["silhouettes", str(videos["alice"]), "-o", str(tmp_path / "o"), "--track", "tall"]) == 2
+    assert "--track must be 'largest' or a track id" in capsys.readouterr().err
+    assert cli(["silhouettes", str(videos["alice"]), "-o", str(tmp_path / "o"), "--method", "unet",
+                "--segmenter", str(tmp_path / "none.keras")]) == 2
+    assert "none.keras: no segmenter weights" in capsys.readouterr().err

@@ -16,7 +16,7 @@ from gait_tf.commands.silhouettes import add_video_arguments, parse_track
 
 def register(subparsers):
     p = subparsers.add_parser("identify-video", help="video -> silhouettes -> embedding -> gallery identity",
-                              description=__doc__.split("\n\n")[1])
+                              description=__doc__.split("\n\n")[1].replace("``", ""))
     add_video_arguments(p)
     p.add_argument("--gallery", required=True, metavar="G", help="gallery file (.npz, from Gallery.save)")
     p.add_argument("--model", required=True, metavar="M", help="silhouette model (.keras) that made the gallery")

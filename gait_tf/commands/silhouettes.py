@@ -71,7 +71,7 @@ def print_tracks(result, file=sys.stdout):
 def register(subparsers):
     p = subparsers.add_parser(
         "silhouettes", help="video -> binary silhouettes (PNG per frame), pretreated pickle, overlay",
-        description=__doc__.split("\n\n")[1] if __doc__ else None)
+        description=__doc__.split("\n\n")[1].replace("``", ""))
     add_video_arguments(p)
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="output folder")
     p.add_argument("--pickle", action="store_true",
@@ -84,20 +84,23 @@ def main(args):
     import cv2
     import numpy as np
 
-    from gait_tf.errors import VideoError
+    from gait_tf.errors import ConfigError, VideoError
     from gait_tf.utils.atomic import atomic_write
 
     if args.overlay and Path(args.overlay).suffix.lower() not in (".gif", ".mp4", ".avi"):
         raise VideoError(f"--overlay {args.overlay}: use a .gif, .mp4 or .avi file name")
-    result = run_extraction(args)
     out = Path(args.output)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"-o {out}: exists and is not a folder")
+    result = run_extraction(args)
     out.mkdir(parents=True, exist_ok=True)
     stem = Path(result.source).stem if not result.source.startswith("<") else "video"
     for k, frame in enumerate(result.iter_frames()):
         ok, buf = cv2.imencode(".png", frame)
         if not ok:  # pragma: no cover - cv2 encodes any uint8 grey image
             raise VideoError(f"could not encode silhouette {k} as PNG")
-        with atomic_write(out / f"{stem}-{int(result.frame_indices[k]) + 1:04d}.png") as fh:
+        # file numbers are 1-based frame numbers of the original video (also with --step)
+        with atomic_write(out / f"{stem}-{int(result.frame_indices[k]) * args.step + 1:04d}.png") as fh:
             fh.write(buf.tobytes())
     summary = result.summary()
     summary["frame_indices"] = [int(i) for i in result.frame_indices]

@@ -321,12 +321,14 @@ def rank1(model, walkers, gallery_conditions, probe_conditions=None):
 # --------------------------------------------------------------------------- loop
 
 
-def train_rgb(cfg, workdir, walkers=None, max_steps=None, log=print):
+def train_rgb(cfg, workdir, walkers=None, max_steps=None, log=print, run_eagerly=False):
     """Train the RGB model of ``cfg`` (from :func:`load_rgb_config`) in ``workdir``.
 
     Writes ``config.yaml``, ``metrics.jsonl`` (one line per logged step), ``model.keras``
     (when ``train.export``) and ``summary.json``, all atomically. ``walkers``: an
-    :class:`RGBWalkers` (default: from ``data.synthetic``). Returns the summary dict.
+    :class:`RGBWalkers` (default: from ``data.synthetic``). ``run_eagerly``: skip the
+    ``tf.function`` compilation of the step (tiny smoke runs, debugging). Returns the
+    summary dict (plus the trained Keras model under ``"model_object"``).
     """
     import keras
     import tensorflow as tf
@@ -362,8 +364,9 @@ def train_rgb(cfg, workdir, walkers=None, max_steps=None, log=print):
     loss_fn = None if is_gaitnet else build_loss(cfg["losses"])
     variables = model.trainable_variables
 
+    compile_step = (lambda f: f) if run_eagerly else tf.function
     if is_gaitnet:
-        @tf.function
+        @compile_step
         def step(xa, xb, labels, t1):
             with tf.GradientTape() as tape:
                 terms = gaitnet_losses(model, xa, xb, labels, t1, training=True)
@@ -373,7 +376,7 @@ def train_rgb(cfg, workdir, walkers=None, max_steps=None, log=print):
             optimizer.apply(tape.gradient(objective, variables), variables)
             return {"loss": loss, **terms}
     else:
-        @tf.function
+        @compile_step
         def step(x, m, labels):
             with tf.GradientTape() as tape:
                 outputs = model({"frames": x, "mask": m} if mask_input else x, training=True)
