@@ -35,7 +35,7 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def conv_flops(model, input_shape_cache=None) -> float:
+def conv_flops(model) -> float:
     """Analytic FLOPs (2 x MACs) of one forward pass of a built functional ``keras.Model``."""
     import keras
 
@@ -69,9 +69,7 @@ def conv_flops(model, input_shape_cache=None) -> float:
 
 def gait_flops(model, frames) -> float:
     """FLOPs of GaitNN for one sequence of ``frames`` frames."""
-    per_frame = 0.0
-    shapes = [(17, 17, 32, 256, 1, 1)]  # (H, W, Cin, Cout, k, stride) of 17x17 conv
-    per_frame += 2 * 17 * 17 * 32 * 256
+    per_frame = 2.0 * 17 * 17 * 32 * 256  # 17x17 1x1 conv
     for hin, cin, inner in ((17, 256, 64), (9, 512, 128)):
         hout = (hin + 1) // 2
         per_frame += 2 * hout * hout * cin * 512  # shortcut 1x1 stride 2
@@ -79,7 +77,6 @@ def gait_flops(model, frames) -> float:
     per_frame += 2 * 25 * 512 * 256 + 2 * 25 * 9 * 256 * 256 + 2 * 6400 * 512
     gates = 3 if model.recurrent_unit == "GRU" else 4
     per_frame += model.rnn_layers * 2 * (512 + 512) * 512 * gates
-    del shapes
     return per_frame * frames
 
 

@@ -10,9 +10,11 @@ from gait_tf.pose.gait_network import GaitNetwork  # noqa: E402
 U = 512
 
 
-def _tf1_gaitnn_graph(x_np, unit, n_layers, seed):
+def _tf1_gaitnn_graph(x_np, unit, n_layers, seed, shared=False):
     """The original GaitNN inference graph written with TF1 ops and TF1 variable names
-    (TF1 GRUCell / LSTMCell equations, forget_bias=1.0). Returns (variables, outputs)."""
+    (TF1 GRUCell / LSTMCell equations, forget_bias=1.0). ``shared``: every layer uses
+    ``cell_0``'s variables (``MultiRNNCell([cell] * n)`` under TF >= 1.2). Returns
+    (variables, outputs)."""
     rng = np.random.default_rng(seed)
     variables = []
 
@@ -61,8 +63,18 @@ def _tf1_gaitnn_graph(x_np, unit, n_layers, seed):
         "GaitNN/FullyConnected/fully_connected/biases", [U], "b")
     seq = [net[t:t + 1] for t in range(x_np.shape[0])]
     states = []
+    cell0 = {}
+    plain_var = var
+
+    def var(name, shape, kind="w"):  # noqa: F811 - cell_0 reuse when shared
+        if shared and name in cell0:
+            return cell0[name]
+        v = plain_var(name, shape, kind)
+        cell0[name] = v
+        return v
+
     for layer in range(n_layers):
-        base = f"GaitNN/Recurrent/rnn/multi_rnn_cell/cell_{layer}"
+        base = f"GaitNN/Recurrent/rnn/multi_rnn_cell/cell_{0 if shared else layer}"
         h = tf.zeros([1, U])
         c = tf.zeros([1, U])
         out = []
@@ -94,11 +106,11 @@ def features():
     return (rng.standard_normal((6, 17, 17, 32)) * 60).astype(np.float32)
 
 
-@pytest.mark.parametrize("unit,n_layers", [("GRU", 2), ("LSTM", 1)])
-def test_tf1_checkpoint_parity(tmp_path, features, unit, n_layers):
+@pytest.mark.parametrize("unit,n_layers,shared", [("GRU", 2, False), ("LSTM", 2, True)])
+def test_tf1_checkpoint_parity(tmp_path, features, unit, n_layers, shared):
     prefix = str(tmp_path / "gait.ckpt")
     with tf.Graph().as_default():
-        variables, sig, states = _tf1_gaitnn_graph(features, unit, n_layers, seed=1)
+        variables, sig, states = _tf1_gaitnn_graph(features, unit, n_layers, seed=1, shared=shared)
         # an unused variable of the original's dead slim.repeat blocks must be ignored
         variables.append(tf.compat.v1.Variable(np.ones([1, 1, 256, 64], np.float32),
                                                name="GaitNN/DownSampling/17x17/Repeat/residual_block_1/Conv/weights"))
@@ -124,7 +136,8 @@ def test_tf1_checkpoint_parity(tmp_path, features, unit, n_layers):
     reader = tf.train.load_checkpoint(out)
     orig = tf.train.load_checkpoint(prefix)
     for name in reader.get_variable_to_shape_map():
-        np.testing.assert_allclose(reader.get_tensor(name), orig.get_tensor(name), atol=1e-6, err_msg=name)
+        src = name.replace("cell_1/", "cell_0/") if shared else name
+        np.testing.assert_allclose(reader.get_tensor(name), orig.get_tensor(src), atol=1e-6, err_msg=name)
 
 
 def test_masked_batch_equals_single_sequences(features):

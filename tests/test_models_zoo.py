@@ -40,6 +40,10 @@ def test_registry_lists_zoo_models_with_presets():
         assert spec.default_preset == "casia_b"
     with pytest.raises(ModelError, match="nope"):
         models.create("gaitset", preset="nope")
+    with pytest.raises(ModelError, match="variant"):
+        models.create("gaitgl", variant="grew")
+    with pytest.raises(ModelError, match="XX-3"):
+        models.create("gaitpart", layers_cfg=("BC-4", "XX-3"))
 
 
 @pytest.mark.parametrize("name,preset", sorted(EXPECTED_PARAMS))

@@ -93,8 +93,8 @@ def test_export_saved_model(tiny, tmp_path):
 
     result = export_model(tiny, tmp_path / "mt3d", model_name="mt3d", warmup=False, write_configs=False)
     loaded = tf.saved_model.load(str(tmp_path / "mt3d" / "1"))
-    sig = next(iter(loaded.signatures.values()))
     x = np.random.default_rng(3).random((1, 4, 64, 44, 1), dtype=np.float32)
-    out = sig(**{next(iter(sig.structured_input_signature[1])): tf.constant(x)})
+    out = loaded.signatures["serving_float"](silhouettes=tf.constant(x))
     np.testing.assert_allclose(out["embeddings"].numpy(), np.asarray(tiny(x)["embeddings"]), atol=1e-4)
+    assert out["embedding"].shape == (1, 62 * 8)
     assert result is not None

@@ -120,6 +120,10 @@ def test_restore_original_tf1_checkpoint(small, tmp_path):
     kernel = net.model.get_layer("Repeat_1.block17_2.Branch_1.Conv2d_0c_7x1").kernel.numpy()
     np.testing.assert_array_equal(kernel, values["InceptionResnetV2/Repeat_1/block17_2/Branch_1/Conv2d_0c_7x1/weights"])
 
+    # an ImageNet-style start: only the InceptionResnetV2/ part is read
+    trunk_only = net.restore(prefix, is_pre_trained_imagenet_checkpoint=True)
+    assert "NewInceptionResnetV2/AuxiliaryScoring/Scoring_layer/weights" in trunk_only["unused"]
+
     # save() writes the same names back (TF1 format), restore() after clobbering recovers them
     out = net.save(tmp_path, "again")
     assert out.endswith("again.ckpt")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import keras
 
+from gait_tf.errors import ModelError
 from gait_tf.models import blocks
 from gait_tf.models.registry import register_model
 
@@ -39,7 +40,7 @@ def gaitgl(
     (embeddings = BN features); ``bnneck=True``: SeparateBNNecks (embeddings = pre-BN features).
     """
     if variant not in ("casia_b", "oumvlp"):
-        raise ValueError(f"GaitGL variant must be 'casia_b' or 'oumvlp', got {variant!r}")
+        raise ModelError(f"model 'gaitgl': variant must be 'casia_b' or 'oumvlp', got {variant!r}")
     c = [int(v) for v in channels]
     h, w = (int(v) for v in input_hw)
     inp = keras.Input(shape=(None, h, w, 1), name="silhouettes")

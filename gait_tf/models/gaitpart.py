@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import keras
 
+from gait_tf.errors import ModelError
 from gait_tf.models import blocks
 from gait_tf.models.registry import register_model
 
@@ -34,7 +35,7 @@ def backbone_layout(layers_cfg):
             idx += 1
             continue
         if parts[0] not in ("BC", "FC"):
-            raise ValueError(f"GaitPart layers_cfg entry {cfg!r}: expected BC-<c>, FC-<c>-<halving> or M")
+            raise ModelError(f"model 'gaitpart': layers_cfg entry {cfg!r}: expected BC-<c>, FC-<c>-<halving> or M")
         halving = int(parts[2]) if parts[0] == "FC" else 0
         out.append((idx, parts[0], int(parts[1]), halving, 5 if i == 0 else 3))
         idx += 2

@@ -157,7 +157,8 @@ def sample_volume(x, params, prior: PartPrior, mode="mix"):
     bottom = prior.out_h - prior.glimpse_h - top
     if top or bottom:
         z = ops.pad(z, ((0, 0), (0, 0), (top, bottom), (0, 0), (0, 0)))
-    return z
+    # einsum loses the static channel count in graph mode; restore it (convolutions need it)
+    return ops.reshape(z, (-1, t, prior.out_h, prior.out_w, int(x.shape[-1])))
 
 
 def volume_boxes(params, prior: PartPrior, t, h, w, mode="mix"):

@@ -21,7 +21,6 @@ reproduce TF1 outputs exactly.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import keras

@@ -54,6 +54,7 @@ class Entry:
     to_tf1: Callable = None     # list[np.ndarray] (Keras) -> list[np.ndarray] (TF1)
     optional: bool = False      # missing from the checkpoint is not an error
     fuzzy: bool = False         # match through normalise_rnn_name
+    fallback: list = None       # names tried when ``names`` are absent (shared RNN weights)
 
     def __post_init__(self):
         self.to_keras = self.to_keras or (lambda arrays: arrays)
@@ -167,6 +168,11 @@ def gaitnn_name_map(model) -> list:
     ``GaitNN/Recurrent/rnn/multi_rnn_cell/cell_<i>/{gru_cell/{gates,candidate},lstm_cell}/{kernel,bias}``
     and (optional) ``GaitNN/Logits/fully_connected``. Variables of the original's unused
     ``Repeat/residual_block_*`` scopes are ignored.
+
+    The original stacks ``MultiRNNCell([cell] * rnn_layers)``: under TF >= 1.2 that one cell
+    object is reused by every layer, so the layers *share* ``cell_0``'s weights and the
+    checkpoint has no ``cell_1``. A layer whose ``cell_<i>`` variables are absent therefore
+    takes ``cell_0``'s (TF 1.0/1.1 checkpoints have distinct ``cell_<i>``).
     """
     p = "GaitNN/DownSampling"
     entries = _conv_bn(f"{p}/17x17/Conv", model.conv_in)
@@ -183,11 +189,13 @@ def gaitnn_name_map(model) -> list:
             names = [f"{base}/gru_cell/gates/kernel", f"{base}/gru_cell/gates/bias",
                      f"{base}/gru_cell/candidate/kernel", f"{base}/gru_cell/candidate/bias"]
             entries.append(Entry(names, kvars, lambda a, u=u: gru_tf1_to_keras(a, u),
-                                 lambda a, u=u: gru_keras_to_tf1(a, u), fuzzy=True))
+                                 lambda a, u=u: gru_keras_to_tf1(a, u), fuzzy=True,
+                                 fallback=[n.replace(f"cell_{i}/", "cell_0/") for n in names] if i else None))
         else:
             names = [f"{base}/lstm_cell/kernel", f"{base}/lstm_cell/bias"]
             entries.append(Entry(names, kvars, lambda a, u=u: lstm_tf1_to_keras(a, u),
-                                 lambda a, u=u: lstm_keras_to_tf1(a, u), fuzzy=True))
+                                 lambda a, u=u: lstm_keras_to_tf1(a, u), fuzzy=True,
+                                 fallback=[n.replace(f"cell_{i}/", "cell_0/") for n in names] if i else None))
     if model.logits_layer is not None:
         for e in _conv("GaitNN/Logits/fully_connected", model.logits_layer):
             e.optional = True
@@ -257,8 +265,14 @@ def restore_tf1(entries, path, strict=True) -> dict:
         raise CheckpointError(f"cannot read TF checkpoint {prefix!r}: {exc}") from exc
     fuzzy = {normalise_rnn_name(k): k for k in shapes}
     used, missing, pending = set(), [], []
+    def find(names, is_fuzzy):
+        return [n if n in shapes else (fuzzy.get(normalise_rnn_name(n)) if is_fuzzy else None) for n in names]
+
     for e in entries:
-        keys = [n if n in shapes else (fuzzy.get(normalise_rnn_name(n)) if e.fuzzy else None) for n in e.names]
+        keys = find(e.names, e.fuzzy)
+        if any(k is None for k in keys) and e.fallback:
+            alt = find(e.fallback, e.fuzzy)
+            keys = alt if all(k is not None for k in alt) else keys
         if any(k is None for k in keys):
             if not e.optional:
                 missing += [n for n, k in zip(e.names, keys) if k is None]

@@ -137,6 +137,14 @@ class Trainer:
         if cfg["data"]["p"] % self.replicas:
             raise ConfigError(f"data.p={cfg['data']['p']} must be divisible by the number of "
                               f"replicas ({self.replicas}) so every replica gets whole identities")
+        if source is None:
+            from gait_tf import models
+
+            kind = models.get_spec(cfg["model"]["name"]).input_kind
+            if kind != "silhouette":
+                raise ModelError(
+                    f"model {cfg['model']['name']!r} takes {kind!r} input; the generic trainer feeds "
+                    "silhouettes (RGB models: python -m gait_tf.train.gaitnet)")
         self.source = source or build_source(cfg["data"], seed, self.workdir)
         self.loss_fn = build_loss(cfg["losses"])
 
