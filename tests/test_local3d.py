@@ -181,3 +181,23 @@ def test_cli_convert_keras_round_trip_train_and_export(tmp_path, capsys):
     })
     summary = train(cfg, tmp_path / "run", log=lambda *a: None)
     assert summary["step"] == 1 and np.isfinite(summary["last_metrics"]["loss"])
+
+
+def test_plot_local3d_volumes_script(tmp_path, repo_root):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("plot_local3d_volumes", repo_root / "scripts" / "plot_local3d_volumes.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    x = script.walker_sequence(subject=2, image_size=(120, 160))
+    assert x.shape[2:] == (64, 44, 1) and x.shape[1] > 10 and 0.02 < x.mean() < 0.5
+    model = models.create("local3d", **TINY)
+    volumes = script.part_volumes(model, x[:, :12])
+    assert set(volumes) == set(PART_NAMES)
+    # with untrained weights the boxes sit near the priors: head above torso above legs
+    centre_y = {p: (v["box"][1] + v["box"][3]) / 2 for p, v in volumes.items()}
+    assert centre_y["head"] < centre_y["torso"] < centre_y["legL"]
+    assert all(len(v["t"]) == 12 and 0 < v["gamma"] < 1 for v in volumes.values())
+    out = tmp_path / "fig" / "volumes.png"
+    script.draw(x[:, :12], volumes, 4, out)
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

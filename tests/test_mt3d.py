@@ -75,7 +75,7 @@ def test_standard_trainer_smoke(tmp_path):
 
     cfg = load_config(raw={
         "model": {"name": "mt3d", "overrides": {"channels": [4, 4, 8]}},
-        "data": {"random": {"num_classes": 4}, "p": 2, "k": 2, "frames": 6},
+        "data": {"random": {"num_classes": 4}, "p": 2, "k": 2, "frames": 3},
         "losses": [{"type": "triplet", "margin": 0.2}, {"type": "ce", "weight": 0.1}],
         "optimizer": {"lr": 1e-3}, "train": {"iterations": 2, "log_every": 1, "progress": False,
                                              "checkpoint_every": 2, "strategy": "default"}})

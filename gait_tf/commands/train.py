@@ -17,7 +17,7 @@ def register(subparsers):
     p.add_argument("--resume", dest="resume", action="store_true", default=True,
                    help="resume from the newest checkpoint (default)")
     p.add_argument("--no-resume", dest="resume", action="store_false",
-                   help="start from scratch (existing checkpoints are overwritten as training proceeds)")
+                   help="start from scratch: the work directory's checkpoints and metrics.jsonl are deleted")
     p.add_argument("--strategy", default=None,
                    choices=["auto", "default", "one_device", "mirrored", "multi_worker"],
                    help="tf.distribute strategy (overrides train.strategy); multi_worker reads TF_CONFIG")

@@ -324,8 +324,8 @@ def rank1(model, walkers, gallery_conditions, probe_conditions=None):
 def train_rgb(cfg, workdir, walkers=None, max_steps=None, log=print, run_eagerly=False):
     """Train the RGB model of ``cfg`` (from :func:`load_rgb_config`) in ``workdir``.
 
-    Writes ``config.yaml``, ``metrics.jsonl`` (one line per logged step), ``model.keras``
-    (when ``train.export``) and ``summary.json``, all atomically. ``walkers``: an
+    Writes ``config.yaml``, ``model.keras`` (when ``train.export``) and ``summary.json``
+    atomically, and appends one JSON line per logged step to ``metrics.jsonl``. ``walkers``: an
     :class:`RGBWalkers` (default: from ``data.synthetic``). ``run_eagerly``: skip the
     ``tf.function`` compilation of the step (tiny smoke runs, debugging). Returns the
     summary dict (plus the trained Keras model under ``"model_object"``).
@@ -365,6 +365,13 @@ def train_rgb(cfg, workdir, walkers=None, max_steps=None, log=print, run_eagerly
     variables = model.trainable_variables
 
     compile_step = (lambda f: f) if run_eagerly else tf.function
+
+    def l2_penalty():
+        """Coupled weight decay (PyTorch semantics), as the silhouette trainer adds it."""
+        if not l2:
+            return 0.0
+        return 0.5 * l2 * tf.add_n([tf.reduce_sum(tf.square(v)) for v in variables])
+
     if is_gaitnet:
         @compile_step
         def step(xa, xb, labels, t1):
@@ -372,7 +379,7 @@ def train_rgb(cfg, workdir, walkers=None, max_steps=None, log=print, run_eagerly
                 terms = gaitnet_losses(model, xa, xb, labels, t1, training=True)
                 loss = (weights["reconstruction"] * terms["reconstruction"]
                         + weights["similarity"] * terms["similarity"] + weights["identity"] * terms["identity"])
-                objective = loss + (0.5 * l2 * tf.add_n([tf.reduce_sum(tf.square(v)) for v in variables]) if l2 else 0.0)
+                objective = loss + l2_penalty()
             optimizer.apply(tape.gradient(objective, variables), variables)
             return {"loss": loss, **terms}
     else:
@@ -381,7 +388,7 @@ def train_rgb(cfg, workdir, walkers=None, max_steps=None, log=print, run_eagerly
             with tf.GradientTape() as tape:
                 outputs = model({"frames": x, "mask": m} if mask_input else x, training=True)
                 loss, metrics = loss_fn(outputs, labels)
-                objective = loss + (0.5 * l2 * tf.add_n([tf.reduce_sum(tf.square(v)) for v in variables]) if l2 else 0.0)
+                objective = loss + l2_penalty()
             optimizer.apply(tape.gradient(objective, variables), variables)
             return metrics
 

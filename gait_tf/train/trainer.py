@@ -150,8 +150,8 @@ class Trainer:
 
         with self.strategy.scope():
             self.model = build_model(cfg["model"], self.source.num_classes)
-            spec_hw = (64, 44)
-            dummy = tf.zeros([2, 2, *spec_hw, 1], tf.float32)
+            # build the variables with one training-shaped clip
+            dummy = tf.zeros([1, int(cfg["data"]["frames"]), 64, 44, 1], tf.float32)
             outputs = self.model(dummy, training=False)
             if not isinstance(outputs, dict):
                 raise ModelError(f"model {cfg['model']['name']!r} must return a dict with 'embeddings'")
@@ -166,6 +166,10 @@ class Trainer:
         # non-chief workers of a multi-worker run write their (required) checkpoint copies
         # to a scratch directory, as the tf.distribute docs prescribe
         ckpt_dir = self.workdir / "checkpoints"
+        if not resume and self.is_chief:
+            # a fresh run: drop the old run's checkpoints and log so they cannot be mixed up
+            shutil.rmtree(ckpt_dir, ignore_errors=True)
+            (self.workdir / "metrics.jsonl").unlink(missing_ok=True)
         self.scratch = None
         if not self.is_chief:
             self.scratch = self.workdir / f".worker-{task_type}-{task_id}"
