@@ -178,6 +178,8 @@ def main(argv=None):
         except Exception as exc:  # keep benchmarking the others
             log(f"  {name}: FAILED {type(exc).__name__}: {exc}")
             results.append({"model": name, "error": f"{type(exc).__name__}: {exc}"})
+        if args.json:  # partial results survive an interrupted run
+            _write_json(args.json, {"partial": True, "matmul_flop_s": {"before": mm}, "results": results})
     mm_after = matmul_flops(args.matmul_size)
     peak = max(peak, max(mm_after.values()))  # the best of both measurements (conservative)
     for r in results:
@@ -215,11 +217,15 @@ def main(argv=None):
         "results": results,
     }
     if args.json:
-        from gait_tf.utils.atomic import atomic_write
-
-        with atomic_write(args.json, "w") as fh:
-            json.dump(report, fh, indent=2)
+        _write_json(args.json, report)
     return report
+
+
+def _write_json(path, obj):
+    from gait_tf.utils.atomic import atomic_write
+
+    with atomic_write(path, "w") as fh:
+        json.dump(obj, fh, indent=2)
 
 
 if __name__ == "__main__":

@@ -129,10 +129,11 @@ def main(argv=None):
     ap.add_argument("--save", type=Path, help="where to save trained weights (default: the --weights path, "
                                                "or a temporary file)")
     ap.add_argument("--json", type=Path, help="write the results as JSON")
-    ap.add_argument("--epochs", type=int, default=16)
+    ap.add_argument("--epochs", type=int, default=24)
     ap.add_argument("--steps", type=int, default=100, help="batches per epoch")
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--filters", type=int, default=8, help="U-Net first-stage channels")
+    ap.add_argument("--augment", type=float, default=0.5, help="blur/noise/JPEG augmentation strength 0..1")
     ap.add_argument("--train-seeds", type=int, default=10, help="generator seeds of the training walkers")
     ap.add_argument("--eval-subjects", type=int, default=3, help="subjects per held-out seed")
     ap.add_argument("--max-frames", type=int, default=0, help="frames per held-out sequence (0 = whole walk)")
@@ -155,7 +156,7 @@ def main(argv=None):
         print(f"training data: {len(x)} frames {image_size[0]}x{image_size[1]} from {args.train_seeds} seeds "
               f"({t_data:.0f} s)", flush=True)
         res = train_segmenter(x, y, filters=args.filters, epochs=args.epochs, steps_per_epoch=args.steps,
-                              batch_size=args.batch_size, crop=(64, 64), verbose=1)
+                              batch_size=args.batch_size, crop=(64, 64), augment=args.augment, verbose=1)
         segmenter = UNetSegmenter(res.model)
         save = args.save or (args.weights if args.weights else None)
         if save is None:
@@ -167,7 +168,7 @@ def main(argv=None):
         weights = save
         info["training"] = {"frames": int(len(x)), "seeds": args.train_seeds, "epochs": args.epochs,
                             "steps_per_epoch": args.steps, "batch_size": args.batch_size, "crop": [64, 64],
-                            "filters": args.filters, "seconds": round(res.seconds, 1),
+                            "filters": args.filters, "augment": args.augment, "seconds": round(res.seconds, 1),
                             "data_seconds": round(t_data, 1), "final_loss": res.history["loss"][-1],
                             "cpu_threads": os.cpu_count()}
         print(f"trained in {res.seconds:.0f} s, saved {save}", flush=True)

@@ -5,7 +5,7 @@ body shape; should not change over a walk) and a *pose/gait* code ``f_g`` (what 
 from frame to frame). A 3-layer LSTM runs over the ``f_g`` sequence; the time average of
 its outputs is the identity feature. Re-implemented in Keras 3 from the paper and the
 authors' public PyTorch code (no code copied); the training losses are in
-:mod:`gait_tf.models.gaitnet_train`.
+:mod:`gait_tf.train.gaitnet`.
 
 Shapes (defaults): frames ``[B, T, 64, 32, 3]`` float32 in [0, 1] (``input_kind
 "rgb_sequence"``), ``f_a [N, 256]``, ``f_g [N, 64]``, LSTM outputs ``[B, T, 256]``.
@@ -111,7 +111,7 @@ class GaitNet(keras.Model):
     Returns ``{"embeddings": [B, 1, lstm_units], "logits": [B, 1, class_num]}``; the
     embedding is the time average of the last LSTM layer's outputs.
 
-    Training helpers (used by :mod:`gait_tf.models.gaitnet_train`):
+    Training helpers (used by :mod:`gait_tf.train.gaitnet`):
     :meth:`encode_frames`, :meth:`decode`, :meth:`lstm_outputs`, :meth:`classify`.
     """
 

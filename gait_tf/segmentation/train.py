@@ -177,11 +177,12 @@ class TrainResult:
     seconds: float
 
 
-def _augment(x, y, rng):
+def _augment(x, y, rng, strength=0.5):
     """Photometric and codec augmentation of a batch (numpy): horizontal flip, brightness /
     contrast jitter, and - so that the network does not learn the renderer's crisp look -
-    Gaussian blur (30 %), sensor noise (30 %) and JPEG re-encoding at quality 25-90 (40 %),
-    like frames decoded from a compressed video."""
+    Gaussian blur, sensor noise and JPEG re-encoding at quality 25-90, like frames decoded
+    from a compressed video, each applied to ``0.6 * strength`` / ``0.6 * strength`` /
+    ``0.8 * strength`` of the samples."""
     import cv2
 
     flip = rng.random(len(x)) < 0.5
@@ -191,11 +192,11 @@ def _augment(x, y, rng):
     y[flip] = y[flip, :, ::-1]
     for i in range(len(x)):
         img = x[i]
-        if rng.random() < 0.3:
+        if rng.random() < 0.6 * strength:
             img = cv2.GaussianBlur(img, (0, 0), float(rng.uniform(0.4, 1.2)))
-        if rng.random() < 0.3:
+        if rng.random() < 0.6 * strength:
             img = np.clip(img + rng.normal(0, rng.uniform(2, 8), img.shape), 0, 255).astype(np.uint8)
-        if rng.random() < 0.4:
+        if rng.random() < 0.8 * strength:
             ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(25, 91))])
             img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
         x[i] = img
@@ -228,7 +229,7 @@ def _crops(rgb, masks, idx, crop, rng, person_frac=0.8, jitter=0.25):
 
 
 def train_segmenter(rgb, masks, *, model=None, filters=8, depth=3, epochs=10, batch_size=16, crop=None,
-                    steps_per_epoch=None, learning_rate=3e-3, seed=0, augment=True, val=None,
+                    steps_per_epoch=None, learning_rate=3e-3, seed=0, augment=0.5, val=None,
                     verbose=0) -> TrainResult:
     """Train a U-Net on ``rgb uint8 [N, H, W, 3]`` / ``masks bool [N, H, W]``.
 
@@ -242,6 +243,8 @@ def train_segmenter(rgb, masks, *, model=None, filters=8, depth=3, epochs=10, ba
             around the person: far cheaper than whole frames, where the person is a few
             percent of the pixels. None = whole frames.
         steps_per_epoch: batches per epoch (default ``N // batch_size``).
+        augment: strength of the blur / noise / JPEG augmentation in [0, 1] (flips and
+            brightness jitter always on); False = no augmentation at all.
         val: optional ``(rgb, masks)`` of whole frames whose mean IoU is recorded after
             every epoch.
 
@@ -286,7 +289,7 @@ def train_segmenter(rgb, masks, *, model=None, filters=8, depth=3, epochs=10, ba
             idx = order[b * batch_size:(b + 1) * batch_size]
             x, y = _crops(rgb, y_all, idx, crop, rng) if crop else (rgb[idx], y_all[idx])
             if augment:
-                x, y = _augment(x, y, rng)
+                x, y = _augment(x, y, rng, float(augment))
             losses.append(float(step(tf.constant(x, tf.float32), tf.constant(y[..., None], tf.float32))))
         history["loss"].append(float(np.mean(losses)))
         if val is not None:
