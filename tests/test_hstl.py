@@ -5,6 +5,7 @@ import pytest
 keras = pytest.importorskip("keras")
 
 from gait_tf import models  # noqa: E402
+from gait_tf.errors import ModelError  # noqa: E402
 from gait_tf.models import blocks  # noqa: E402
 from gait_tf.models.hstl import RegionConv3D, temporal_max_pool_k3_k5  # noqa: E402
 
@@ -82,7 +83,7 @@ def test_outputs_for_any_number_of_frames():
         assert np.asarray(out["embeddings"]).shape == (2, 73, 8)
         assert np.asarray(out["logits"]).shape == (2, 73, 5)
         assert np.isfinite(np.asarray(out["embeddings"])).all()
-    with pytest.raises(ValueError, match="regions"):
+    with pytest.raises(ModelError, match="regions"):
         models.create("hstl", channels=(4, 8, 8), regions=((40, 20), (8, 32, 16, 8)))
 
 

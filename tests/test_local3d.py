@@ -6,6 +6,7 @@ import pytest
 keras = pytest.importorskip("keras")
 
 from gait_tf import models  # noqa: E402
+from gait_tf.errors import ModelError  # noqa: E402
 from gait_tf.models import blocks  # noqa: E402
 from gait_tf.models.local3d_ops import PART_NAMES, PART_PRIORS, sample_volume  # noqa: E402
 
@@ -83,7 +84,7 @@ def test_preset_parameter_count_and_outputs():
         assert np.asarray(out["embeddings"]).shape == (2, 16, 8)
         assert np.asarray(out["local_params"]).shape == (2, 6, 7)
         assert np.isfinite(np.asarray(out["embeddings"])).all()
-    with pytest.raises(ValueError, match="sampler"):
+    with pytest.raises(ModelError, match="sampler"):
         models.create("local3d", sampler="bicubic", **TINY)
 
 

@@ -105,9 +105,40 @@ dist = distribute_batches(strategy, lambda: tf.data.Dataset.from_tensors((x, lab
 bx, by = next(iter(dist))
 parts = [sorted(t.numpy().tolist()) for t in strategy.experimental_local_results(by)]
 xs = [t.numpy()[:, 0].tolist() for t in strategy.experimental_local_results(bx)]
+# one mirrored SGD step == mean of the two halves' gradients (each half = whole identities)
+from gait_tf.losses import build_loss
+from gait_tf.train import load_config
+from gait_tf.train.trainer import Trainer, build_model
+cfg = load_config(raw={
+    "model": {"name": "gaitset", "overrides": {"in_channels": [1, 4, 4, 8], "out_channels": 8,
+                                               "bin_num": [2, 1]}},
+    "data": {"random": {"num_classes": 6}, "p": 4, "k": 2, "frames": 4},
+    "optimizer": {"type": "sgd", "lr": 0.5, "momentum": 0.0},
+    "train": {"iterations": 1, "progress": False}})
+import tempfile
+tr = Trainer(cfg, tempfile.mkdtemp(), resume=False, strategy=strategy, log=lambda *a: None)
+w0 = [np.array(w) for w in tr.model.get_weights()]
+xg, yg = next(iter(tr.source.dataset()))
+tr._train_step(next(iter(distribute_batches(strategy, tr.source.dataset))))
+w1 = tr.model.get_weights()
+ref = build_model(cfg["model"], 6)
+ref.set_weights(w0)
+order = np.argsort(yg.numpy(), kind="stable")
+xs_, ys_ = tf.gather(xg, order), tf.gather(yg, order)
+loss_fn = build_loss(cfg["losses"])
+grads = None
+for half in (slice(0, 4), slice(4, 8)):
+    with tf.GradientTape() as tape:
+        loss, _ = loss_fn(ref(xs_[half], training=True), ys_[half])
+    g = tape.gradient(loss, ref.trainable_variables)
+    grads = g if grads is None else [a + b for a, b in zip(grads, g)]
+expected = {v.path: v.numpy() - 0.5 * g.numpy() / 2 for v, g in zip(ref.trainable_variables, grads)}
+got = {v.path: v.numpy() for v in tr.model.trainable_variables}
+max_err = max(float(np.abs(got[k] - expected[k]).max()) for k in expected)
+moved = max(float(np.abs(got[k] - w).max()) for k, w in zip(expected, [v.numpy() for v in ref.trainable_variables]))
 from gait_tf import cli
 code = cli.main(sys.argv[1:])
-print(json.dumps({"parts": parts, "xs": xs, "code": code}))
+print(json.dumps({"parts": parts, "xs": xs, "code": code, "max_err": max_err, "moved": moved}))
 """
 
 
@@ -123,6 +154,8 @@ def test_mirrored_strategy_on_two_logical_cpus_and_portable_checkpoint(tmp_path,
     assert result["code"] == 0
     assert result["parts"] == [[0, 0, 1, 1], [2, 2, 3, 3]]
     assert result["xs"] == [[0, 0, 1, 1], [2, 2, 3, 3]]  # rows travel with their labels
+    # the update is the mean of the replicas' gradients
+    assert result["moved"] > 1e-3 and result["max_err"] < 1e-6
     summary = json.loads((workdir / "summary.json").read_text())
     assert summary["replicas"] == 2 and summary["step"] == 6
     assert np.isfinite(summary["last_metrics"]["loss"])

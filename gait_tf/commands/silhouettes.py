@@ -59,7 +59,8 @@ def run_extraction(args):
                                progress=False if args.no_progress else "auto", **kwargs)
 
 
-def print_tracks(result, file=sys.stdout):
+def print_tracks(result, file=None):
+    file = file or sys.stdout
     print(f"{result.source}: {result.n_frames} frames, {len(result.tracks)} track(s) "
           f"(method {result.method})", file=file)
     for t in result.tracks:

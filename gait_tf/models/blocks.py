@@ -216,8 +216,12 @@ class GeMHPP(keras.layers.Layer):
         p = self.p[0]
         feats = []
         for b in self.bin_num:
-            z = _strip_split(x, b)
-            z = ops.power(ops.mean(ops.power(ops.maximum(z, self.eps), p), axis=2), 1.0 / p)
+            z = ops.maximum(_strip_split(x, b), self.eps)
+            # mean(z^p)^(1/p) == m * mean((z/m)^p)^(1/p) for any m > 0. With m the strip's max
+            # the powers stay in (0, 1] and never underflow: a background strip (all eps) would
+            # otherwise give eps^p ~ 1e-39 -> 0 in float32 and an infinite gradient of 0^(1/p).
+            m = ops.stop_gradient(ops.max(z, axis=2, keepdims=True))
+            z = ops.squeeze(m, 2) * ops.power(ops.mean(ops.power(z / m, p), axis=2), 1.0 / p)
             feats.append(z)
         return _restore_leading(ops.concatenate(feats, axis=1), x)
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from gait_tf.errors import ModelError
 from gait_tf.models import blocks
 from gait_tf.models.registry import register_model
 
@@ -60,7 +61,7 @@ PRESETS = {
 
 def _check_regions(layer, regions, h):
     if h is not None and sum(regions) != h:
-        raise ValueError(f"{layer}: regions {list(regions)} sum to {sum(regions)}, feature-map height is {h}")
+        raise ModelError(f"{layer}: regions {list(regions)} sum to {sum(regions)}, feature-map height is {h}")
 
 
 def gem(x, p, eps, axis):
@@ -164,7 +165,7 @@ class RegionGeMPooling(keras.layers.Layer):
         cin = int(input_shape[-1])
         if self.project:
             if self.out_channels is None:
-                raise ValueError(f"RegionGeMPooling {self.name}: project=True needs out_channels")
+                raise ModelError(f"RegionGeMPooling {self.name}: project=True needs out_channels")
             self.proj = self.add_weight(name="proj", shape=(cin, self.out_channels), initializer="glorot_uniform")
         self.p = self.add_weight(
             name="p", shape=(len(self.regions),), initializer=keras.initializers.Constant(self.p_init)
@@ -290,14 +291,14 @@ def hstl(
     Parts: 1 (stem ASTP) + 2 x len(regions[0]) + sum of the other stages' regions + sum(hpp_bins).
     """
     if variant not in ("casia_b", "oumvlp"):
-        raise ValueError(f"HSTL variant must be 'casia_b' or 'oumvlp', got {variant!r}")
+        raise ModelError(f"HSTL variant must be 'casia_b' or 'oumvlp', got {variant!r}")
     c = [int(v) for v in channels]
     regions = [tuple(int(r) for r in reg) for reg in regions]
     widths = stage_widths(c, variant)
     if len(regions) != len(widths):
-        raise ValueError(f"HSTL {variant}: needs {len(widths)} region lists (one per stage), got {len(regions)}")
+        raise ModelError(f"HSTL {variant}: needs {len(widths)} region lists (one per stage), got {len(regions)}")
     if widths[-1][1] != c[-1]:
-        raise ValueError(f"HSTL: last stage width {widths[-1][1]} must equal channels[-1] = {c[-1]}")
+        raise ModelError(f"HSTL: last stage width {widths[-1][1]} must equal channels[-1] = {c[-1]}")
     h, w = (int(v) for v in input_hw)
     emb = c[-1]
 

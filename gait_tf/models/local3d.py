@@ -27,6 +27,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from gait_tf.errors import ModelError
 from gait_tf.models import blocks
 from gait_tf.models.local3d_ops import PART_NAMES, PART_PRIORS, SAMPLERS, sample_volume
 from gait_tf.models.registry import register_model
@@ -52,9 +53,9 @@ class LocalVolumeSampler(keras.layers.Layer):
     def __init__(self, part, mode="mix", **kwargs):
         super().__init__(**kwargs)
         if part not in PART_PRIORS:
-            raise ValueError(f"unknown body part {part!r}; known: {', '.join(PART_NAMES)}")
+            raise ModelError(f"unknown body part {part!r}; known: {', '.join(PART_NAMES)}")
         if mode not in SAMPLERS:
-            raise ValueError(f"unknown local-volume sampler {mode!r}; known: {', '.join(SAMPLERS)}")
+            raise ModelError(f"unknown local-volume sampler {mode!r}; known: {', '.join(SAMPLERS)}")
         self.part = part
         self.mode = mode
 
@@ -233,7 +234,7 @@ def local3d(
     c1, c2, c3 = (int(v) for v in channels)
     h, w = (int(v) for v in input_hw)
     if sampler not in SAMPLERS:
-        raise ValueError(f"unknown local-volume sampler {sampler!r}; known: {', '.join(SAMPLERS)}")
+        raise ModelError(f"unknown local-volume sampler {sampler!r}; known: {', '.join(SAMPLERS)}")
     inp = keras.Input(shape=(None, h, w, 1), name="silhouettes")
     x = blocks.RepeatShortSequence(2, name="repeat_short")(inp)
     z = blocks.FoldFrames(name="fold")(x)

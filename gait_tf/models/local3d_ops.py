@@ -36,6 +36,8 @@ import dataclasses
 
 from keras import ops
 
+from gait_tf.errors import ModelError
+
 EPS = 1e-8  # the official normalisation floor
 
 
@@ -139,7 +141,7 @@ def sample_volume(x, params, prior: PartPrior, mode="mix"):
     """Sample the local volume of one part: ``x`` [B, T, H, W, C], ``params`` [B, 7] ->
     ``[B, T, out_h, out_w, C]`` (see the module docstring)."""
     if mode not in SAMPLERS:
-        raise ValueError(f"unknown local-volume sampler {mode!r}; known: {', '.join(SAMPLERS)}")
+        raise ModelError(f"unknown local-volume sampler {mode!r}; known: {', '.join(SAMPLERS)}")
     h, w = int(x.shape[2]), int(x.shape[3])
     t = ops.shape(x)[1]
     mu_t, mu_y, mu_x, sigma2, gamma = locate(params, prior, t, h, w, mode)
