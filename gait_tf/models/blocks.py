@@ -192,6 +192,20 @@ class HorizontalPoolingPyramid(keras.layers.Layer):
         return {**super().get_config(), "bin_num": list(self.bin_num)}
 
 
+def gem(x, p, eps, axis):
+    """Generalised mean ``mean(max(x, eps)^p)^(1/p)`` over ``axis`` (int or tuple).
+
+    Computed as ``m * mean((x/m)^p)^(1/p)`` with ``m`` the (gradient-free) maximum: the same
+    value for any ``m > 0``, but the powers stay in (0, 1] and the mean never underflows. The
+    naive form turns a bin that is all ``eps`` into ``eps^6.5 ~ 1e-39``, which float32 flushes
+    to 0, and the gradient of ``0^(1/p)`` is infinite (NaN weights after one step).
+    """
+    x = ops.maximum(x, eps)
+    m = ops.stop_gradient(ops.max(x, axis=axis, keepdims=True))
+    g = ops.power(ops.mean(ops.power(x / m, p), axis=axis, keepdims=True), 1.0 / p) * m
+    return ops.squeeze(g, axis=axis)
+
+
 @_serializable
 class GeMHPP(keras.layers.Layer):
     """Generalised-mean horizontal pooling: ``[..., H, W, C] -> [..., P, C]``, P = sum(bins).
@@ -216,13 +230,7 @@ class GeMHPP(keras.layers.Layer):
         p = self.p[0]
         feats = []
         for b in self.bin_num:
-            z = ops.maximum(_strip_split(x, b), self.eps)
-            # mean(z^p)^(1/p) == m * mean((z/m)^p)^(1/p) for any m > 0. With m the strip's max
-            # the powers stay in (0, 1] and never underflow: a background strip (all eps) would
-            # otherwise give eps^p ~ 1e-39 -> 0 in float32 and an infinite gradient of 0^(1/p).
-            m = ops.stop_gradient(ops.max(z, axis=2, keepdims=True))
-            z = ops.squeeze(m, 2) * ops.power(ops.mean(ops.power(z / m, p), axis=2), 1.0 / p)
-            feats.append(z)
+            feats.append(gem(_strip_split(x, b), p, self.eps, axis=2))
         return _restore_leading(ops.concatenate(feats, axis=1), x)
 
     def compute_output_shape(self, input_shape):

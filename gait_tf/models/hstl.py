@@ -64,31 +64,6 @@ def _check_regions(layer, regions, h):
         raise ModelError(f"{layer}: regions {list(regions)} sum to {sum(regions)}, feature-map height is {h}")
 
 
-def gem(x, p, eps, axis):
-    """Generalised mean ``mean(max(x, eps)^p)^(1/p)`` over ``axis``, computed as
-    ``m * mean((x/m)^p)^(1/p)`` with ``m`` the (gradient-free) maximum: the same value, but
-    the mean never underflows to 0 (which would make the gradient of ``p`` NaN when a whole
-    bin is at ``eps``: ``eps^6.5`` = 1e-39 is below float32's normal range)."""
-    x = ops.maximum(x, eps)
-    m = ops.stop_gradient(ops.max(x, axis=axis, keepdims=True))
-    g = ops.power(ops.mean(ops.power(x / m, p), axis=axis, keepdims=True), 1.0 / p) * m
-    return ops.squeeze(g, axis=axis)
-
-
-@_serializable
-class StableGeMHPP(blocks.GeMHPP):
-    """:class:`gait_tf.models.blocks.GeMHPP` (same weight ``p`` [1], same bins and values)
-    evaluated with :func:`gem`, so bins whose features are all below ``eps`` keep a finite
-    gradient for ``p``."""
-
-    def call(self, x):
-        feats = []
-        for b in self.bin_num:
-            z = blocks._strip_split(x, b)
-            feats.append(gem(z, self.p[0], self.eps, axis=2))
-        return blocks._restore_leading(ops.concatenate(feats, axis=1), x)
-
-
 def _split_rows(x, regions, axis):
     out, start = [], 0
     for r in regions:
@@ -175,7 +150,7 @@ class RegionGeMPooling(keras.layers.Layer):
         z = ops.max(x, axis=1)  # [B, H, W, C]
         if self.project:
             z = ops.matmul(z, self.proj)
-        feats = [gem(r, self.p[i], self.eps, axis=(1, 2)) for i, r in enumerate(_split_rows(z, self.regions, axis=1))]
+        feats = [blocks.gem(r, self.p[i], self.eps, axis=(1, 2)) for i, r in enumerate(_split_rows(z, self.regions, axis=1))]
         return ops.stack(feats, axis=1)
 
     def compute_output_shape(self, input_shape):
@@ -322,7 +297,7 @@ def hstl(
             x = FrameTemporalAggregation(reg, name="fta")(x)
             parts.append(RegionGeMPooling(reg, emb, name="astp2_fta")(x))
     pooled = blocks.SetPooling(name="temporal_pool")(x)
-    parts.append(StableGeMHPP(hpp_bins, name="hpp")(pooled))
+    parts.append(blocks.GeMHPP(hpp_bins, name="hpp")(pooled))
     feat = ConcatParts(name="parts")(parts)
     p = int(feat.shape[1])
     gait = blocks.SeparateFCs(p, emb, emb, name="head0")(feat)
@@ -337,8 +312,6 @@ __all__ = [
     "RegionGeMPooling",
     "FrameTemporalAggregation",
     "ConcatParts",
-    "StableGeMHPP",
-    "gem",
     "temporal_max_pool_k3_k5",
     "stage_widths",
     "hstl",

@@ -254,7 +254,10 @@ class GaitNetwork:
         self.num_of_persons = self.model.num_classes
         import tensorflow as tf
 
-        self._encode = tf.function(lambda f, n: self.model.encode(f, n, training=False), reduce_retracing=True)
+        self._encode = tf.function(self._encode_impl, reduce_retracing=True)
+
+    def _encode_impl(self, features, lengths):
+        return self.model.encode(features, lengths, training=False)
 
     def feed_forward(self, spatial_features):
         """``[T, 17, 17, 32]`` -> (identification vector ``[512]``, states) as in the original.

@@ -121,8 +121,14 @@ class HumanPoseIRNetwork:
         self.model = model if model is not None else build_pose_model(backbone, **model_kwargs)
         self.features_model = keras.Model(self.model.input, self.model.output["features"])
         kw = dict(reduce_retracing=True, jit_compile=jit_compile)
-        self._features_fn = tf.function(lambda x: self.features_model(x, training=False), **kw)
-        self._heads_fn = tf.function(lambda x: _heads(self.model(x, training=False)), **kw)
+        self._features_fn = tf.function(self._features_impl, **kw)
+        self._heads_fn = tf.function(self._heads_impl, **kw)
+
+    def _features_impl(self, x):
+        return self.features_model(x, training=False)
+
+    def _heads_impl(self, x):
+        return _heads(self.model(x, training=False))
 
     # --- inference ------------------------------------------------------------------------
     def _prep(self, x):
