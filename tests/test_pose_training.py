@@ -93,8 +93,10 @@ def test_fast_backbone_trains(fast_net):
     assert ys.shape == (2, 16)
 
 
-def test_end_to_end_gradients_reach_both_networks(fast_net):
+def test_end_to_end_gradients_reach_both_networks():
     from gait_tf.synth import WalkerGenerator
+
+    fast_net = HumanPoseIRNetwork(num_block35=1, num_block17=1)  # tiny Inception-ResNet-v2
 
     gen = WalkerGenerator(seed=0)
     frames = np.stack([training.crop_person(gen.sequence(subject=s, condition="nm-01", view=90, n_frames=2).rgb,

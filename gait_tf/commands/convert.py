@@ -22,6 +22,8 @@ def _parse_override(text):
 
 
 def register(subparsers):
+    from gait_tf.convert.common import CONVERTERS  # light: numpy only
+
     p = subparsers.add_parser(
         "convert",
         help="convert an OpenGait PyTorch checkpoint to a Keras .keras model",
@@ -29,7 +31,7 @@ def register(subparsers):
         "gait_tf Keras port of the same model and save it as a .keras file. Needs torch "
         "(pip install gait_tf[convert]).",
     )
-    p.add_argument("--model", required=True, help="model name (gaitset, gaitpart, gln, gaitgl)")
+    p.add_argument("--model", required=True, help=f"model name ({', '.join(sorted(CONVERTERS))})")
     p.add_argument("--preset", default=None, help="model preset (default: the model's default, e.g. casia_b)")
     p.add_argument("--checkpoint", required=True, help="OpenGait .pt checkpoint")
     p.add_argument("--out", required=True, help="output .keras file (written atomically)")

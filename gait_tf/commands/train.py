@@ -41,6 +41,8 @@ def run(args):
     overrides = list(args.overrides)
     if args.strategy:
         overrides.append(f"train.strategy={args.strategy}")
+    if _input_kind(args.config, overrides) == "rgb_sequence":
+        return _run_rgb(args, overrides)
     cfg = load_config(args.config, overrides)
     if args.print_config:
         print(dump_config(cfg), end="")
@@ -58,4 +60,47 @@ def run(args):
                     max_seconds=None if args.max_minutes is None else args.max_minutes * 60)
     print(json.dumps({k: summary[k] for k in ("name", "step", "finished", "steps_per_s", "checkpoint",
                                               "export")} | {"loss": summary["last_metrics"].get("loss")}))
+    return 0
+
+
+def _input_kind(config_path, overrides):
+    """The registry input kind of the config's model; "silhouette" when it cannot be read
+    (then :func:`load_config` reports the problem with the right message)."""
+    from pathlib import Path
+
+    import yaml
+
+    from gait_tf import models
+    from gait_tf.errors import GaitTFError
+    from gait_tf.train.config import apply_overrides
+
+    try:
+        raw = yaml.safe_load(Path(config_path).read_text(encoding="utf-8")) or {}
+        name = (apply_overrides(raw, overrides).get("model") or {}).get("name")
+        return models.get_spec(name).input_kind if name else "silhouette"
+    except (OSError, yaml.YAMLError, GaitTFError, AttributeError, TypeError):
+        return "silhouette"
+
+
+def _run_rgb(args, overrides):
+    """RGB-sequence models (GaitNet, seg3d) train with their own loop: gait_tf.train.gaitnet."""
+    import json
+    from pathlib import Path
+
+    from gait_tf.errors import ConfigError
+    from gait_tf.train.config import dump_config
+    from gait_tf.train.gaitnet import load_rgb_config, train_rgb
+
+    cfg = load_rgb_config(args.config, overrides)
+    if args.print_config:
+        print(dump_config(cfg), end="")
+        return 0
+    if args.cpu_replicas is not None or args.max_minutes is not None:
+        raise ConfigError("--cpu-replicas / --max-minutes: not supported for RGB-sequence models "
+                          f"({cfg['model']['name']}); use --max-steps")
+    workdir = Path(args.workdir) if args.workdir else Path("runs") / cfg["name"]
+    summary = train_rgb(cfg, workdir, max_steps=args.max_steps)
+    summary.pop("model_object", None)
+    print(json.dumps({k: summary.get(k) for k in ("name", "step", "finished", "steps_per_s", "export")}
+                     | {"loss": summary["last_metrics"].get("loss")}))
     return 0
