@@ -67,11 +67,11 @@ def _residual(x, branches, scale, name):
     return layers.Activation("relu", name=f"{name}.relu")(x)
 
 
-def aux_tower(x, prefix="AuxLogits"):
-    """The modified auxiliary tower: ``[B, 17, 17, C]`` -> ``[B, 17, 17, 768]``."""
+def aux_tower(x, prefix="AuxLogits", channels=768):
+    """The modified auxiliary tower: ``[B, 17, 17, C]`` -> ``[B, 17, 17, channels]`` (768 in the original)."""
     x = layers.AveragePooling2D(5, strides=1, padding="same", name=f"{prefix}.Conv2d_1a_3x3")(x)
     x = conv_bn_relu(x, 128, 1, f"{prefix}.Conv2d_1b_1x1")
-    return conv_bn_relu(x, 768, 5, f"{prefix}.Conv2d_2a_5x5")
+    return conv_bn_relu(x, channels, 5, f"{prefix}.Conv2d_2a_5x5")
 
 
 def inception_resnet_v2_17x17(inputs, num_block35=10, num_block17=20):
@@ -112,12 +112,28 @@ def inception_resnet_v2_17x17(inputs, num_block35=10, num_block17=20):
     return aux_tower(x)
 
 
-def mobilenet_v2_17x17(inputs):
-    """Faster backbone: resize to 272x272, MobileNetV2 to ``block_12_add`` (17x17x96), aux tower."""
-    x = layers.Resizing(272, 272, interpolation="bilinear", name="fast.resize")(inputs)
+#: fast backbone: input resolution -> (MobileNetV2 cut, its stride); both give 17x17
+FAST_RESOLUTIONS = {272: ("block_12_add", 16), 136: ("block_5_add", 8)}
+
+
+def mobilenet_v2_17x17(inputs, resolution=272, aux_channels=768):
+    """Faster backbone: resize to ``resolution`` and run MobileNetV2 to a 17x17 map, then the aux tower.
+
+    ``resolution=272``: cut at ``block_12_add`` (stride 16, 17x17x96), the default;
+    ``resolution=136``: cut at ``block_5_add`` (stride 8, 17x17x32), ~8x cheaper trunk for
+    quick CPU training. ``aux_channels`` is the aux tower's width (768 as the original).
+    """
+    from gait_tf.errors import ModelError
+
+    if int(resolution) not in FAST_RESOLUTIONS:
+        raise ModelError(f"mobilenet_v2 backbone: resolution must be one of {sorted(FAST_RESOLUTIONS)}, "
+                         f"got {resolution!r}")
+    resolution = int(resolution)
+    cut, _ = FAST_RESOLUTIONS[resolution]
+    x = layers.Resizing(resolution, resolution, interpolation="bilinear", name="fast.resize")(inputs)
     trunk = keras.applications.MobileNetV2(
-        input_shape=(272, 272, 3), include_top=False, weights=None, alpha=1.0
+        input_shape=(resolution, resolution, 3), include_top=False, weights=None, alpha=1.0
     )
-    trunk = keras.Model(trunk.input, trunk.get_layer("block_12_add").output, name="fast.mobilenet_v2")
+    trunk = keras.Model(trunk.input, trunk.get_layer(cut).output, name="fast.mobilenet_v2")
     x = trunk(x)
-    return aux_tower(x, prefix="fast.AuxLogits")
+    return aux_tower(x, prefix="fast.AuxLogits", channels=int(aux_channels))

@@ -42,12 +42,17 @@ FEATURES = 32
 NUM_JOINTS = 16
 
 
-def build_pose_model(backbone="inception_resnet_v2", num_block35=10, num_block17=20, dropout=0.3):
+def build_pose_model(backbone="inception_resnet_v2", num_block35=10, num_block17=20, dropout=0.3,
+                     resolution=272, aux_channels=768):
     """Keras model: image ``[B, 299, 299, 3]`` in [-1, 1] -> dict
 
     ``features`` ``[B, 17, 17, 32]``, ``logits`` ``[B, 289, 289, 16]`` (smoothed upsampled
     logits: the training target of the loss), ``heatmaps`` ``[B, 289, 289, 16]``
     (smoothed sigmoid, in [0, 1]).
+
+    ``num_block35``/``num_block17``: Inception-ResNet-v2 depth (tiny test configs);
+    ``resolution`` (272 or 136) and ``aux_channels``: the ``mobilenet_v2`` backbone's
+    internal resolution and aux-tower width (the input stays 299x299 either way).
     """
     if backbone not in BACKBONES:
         raise ModelError(f"HumanPoseIRNetwork: unknown backbone {backbone!r}; choose from {BACKBONES}")
@@ -55,7 +60,7 @@ def build_pose_model(backbone="inception_resnet_v2", num_block35=10, num_block17
     if backbone == "inception_resnet_v2":
         x = inception_resnet_v2_17x17(inputs, num_block35=num_block35, num_block17=num_block17)
     else:
-        x = mobilenet_v2_17x17(inputs)
+        x = mobilenet_v2_17x17(inputs, resolution=resolution, aux_channels=aux_channels)
     x = layers.Dropout(dropout, name="AuxiliaryScoring.Dropout")(x)
     features = layers.Conv2D(FEATURES, 1, name="AuxiliaryScoring.Scoring_layer")(x)
     up = layers.Conv2DTranspose(NUM_JOINTS, 17, strides=17, padding="valid",

@@ -27,14 +27,20 @@ GAUSS_SIGMA = 5.0
 
 
 # --- data ----------------------------------------------------------------------------------
-def crop_person(rgb, joints, out_size=IMAGE_SIZE):
-    """Square crop around the person, resized to ``out_size``.
+CROP_MARGIN = 1.3
+
+
+def crop_person(rgb, joints, out_size=IMAGE_SIZE, margin=CROP_MARGIN):
+    """Square crops centred on the person in every frame, resized to ``out_size``.
 
     ``rgb`` uint8 ``[T, H, W, 3]``, ``joints`` float32 ``[T, 16, 3]`` (x, y, visible) in
-    pixels. The crop is ``min(H, W)`` square, horizontally centred on the mean x of the
-    sequence's joints (one crop per sequence, so the person moves inside it as in a
-    tracked video). Returns uint8 ``[T, out, out, 3]`` and joints ``[T, 16, 3]`` in the
-    output's pixels.
+    pixels. As the original expected its input (a tracked person, centred, filling the
+    frame vertically): frame ``t``'s crop is centred on the centre of the bounding box of
+    its 16 joints (occluded joints included: their positions are known), and its side is
+    ``margin`` x the sequence's median joint extent (max of the box's height and width),
+    so the person keeps one scale within a sequence. Parts of a crop outside the image are
+    filled with the nearest edge pixels. Returns uint8 ``[T, out, out, 3]`` and joints
+    ``[T, 16, 3]`` in the output's pixels (a joint outside the crop becomes invisible).
     """
     rgb = np.asarray(rgb)
     joints = np.asarray(joints, np.float32)
@@ -42,19 +48,23 @@ def crop_person(rgb, joints, out_size=IMAGE_SIZE):
         raise DataError(f"crop_person: rgb [T, H, W, 3] and joints [T, 16, 3] expected, "
                         f"got {list(rgb.shape)} and {list(joints.shape)}")
     t, h, w, _ = rgb.shape
-    side = min(h, w)
-    vis = joints[..., 2] > 0
-    cx = float(joints[..., 0][vis].mean()) if vis.any() else w / 2
-    cy = float(joints[..., 1][vis].mean()) if vis.any() else h / 2
-    x0 = int(np.clip(round(cx - side / 2), 0, w - side))
-    y0 = int(np.clip(round(cy - side / 2), 0, h - side))
-    crop = rgb[:, y0:y0 + side, x0:x0 + side]
+    xy = joints[..., :2]
+    lo, hi = xy.min(axis=1), xy.max(axis=1)  # [T, 2]
+    extent = float(np.median((hi - lo).max(axis=1)))
+    side = int(np.clip(round(margin * extent), 16, 4 * max(h, w))) if np.isfinite(extent) and extent > 0 \
+        else min(h, w)
+    centre = (lo + hi) / 2.0  # [T, 2] (x, y)
+    x0 = np.round(centre[:, 0] - side / 2.0).astype(int)
+    y0 = np.round(centre[:, 1] - side / 2.0).astype(int)
+    pad = int(max(0, -x0.min(), -y0.min(), (x0 + side - w).max(), (y0 + side - h).max()))
+    src = np.pad(rgb, ((0, 0), (pad, pad), (pad, pad), (0, 0)), mode="edge") if pad else rgb
+    crop = np.stack([src[i, y0[i] + pad:y0[i] + pad + side, x0[i] + pad:x0[i] + pad + side] for i in range(t)])
     out = tf.image.resize(crop, (out_size, out_size), method="bilinear", antialias=True)
     out = np.clip(np.round(out.numpy()), 0, 255).astype(np.uint8)
     j = joints.copy()
     s = out_size / side
-    j[..., 0] = (j[..., 0] - x0) * s
-    j[..., 1] = (j[..., 1] - y0) * s
+    j[..., 0] = (j[..., 0] - x0[:, None]) * s
+    j[..., 1] = (j[..., 1] - y0[:, None]) * s
     inside = (j[..., 0] >= 0) & (j[..., 0] < out_size) & (j[..., 1] >= 0) & (j[..., 1] < out_size)
     j[..., 2] = j[..., 2] * inside
     return out, j
@@ -83,14 +93,23 @@ def heatmap_targets(joints, kind="SCE", size=HEATMAP_SIZE, image_size=IMAGE_SIZE
     return maps * (joints[..., 2] > 0)[:, None, None, :].astype(np.float32)
 
 
-def pose_loss(logits, targets, visible, kind="SCE"):
-    """Scalar loss: per-joint map sums, masked by ``visible`` ``[B, 16]``, averaged over visible joints."""
+def pose_loss(logits, targets, visible, kind="SCE", pos_weight=1.0):
+    """Scalar loss: per-joint map sums, masked by ``visible`` ``[B, 16]``, averaged over visible joints.
+
+    ``logits``/``targets`` ``[B, H, W, 16]``. ``SCE``: sigmoid cross-entropy; ``MSE``:
+    ``(sigmoid(logits) - targets)^2``. ``pos_weight`` multiplies the error of the target
+    pixels (``1 + (pos_weight - 1) * target``): 1 is the original's loss, where a joint's
+    disk is ~0.2 % of the map, so "all background" is a strong early optimum; ~10-50
+    makes the joints learnable in a short training run.
+    """
     targets = tf.cast(targets, tf.float32)
     logits = tf.cast(logits, tf.float32)
     if kind == "SCE":
         err = tf.nn.sigmoid_cross_entropy_with_logits(labels=targets, logits=logits)
     else:
         err = tf.square(tf.sigmoid(logits) - targets)
+    if pos_weight != 1.0:
+        err = err * (1.0 + (float(pos_weight) - 1.0) * targets)
     per_joint = tf.reduce_sum(err, axis=[1, 2]) * tf.cast(visible, tf.float32)
     return tf.reduce_sum(per_joint) / tf.maximum(tf.reduce_sum(tf.cast(visible, tf.float32)), 1.0)
 
@@ -125,14 +144,17 @@ class PoseTrainer:
     """Train a :class:`~gait_tf.pose.human_pose.HumanPoseIRNetwork` on images + joints.
 
     ``train_step(images, joints)`` takes uint8 ``[B, 299, 299, 3]`` and ``[B, 16, 3]`` (x, y,
-    visible in image pixels) and returns the loss.
+    visible in image pixels) and returns the loss. ``pos_weight``: see :func:`pose_loss`
+    (1 = the original's loss). RMSProp/Adam with global-norm clipping ``clipnorm``.
     """
 
-    def __init__(self, net, learning_rate=1e-3, optimizer="rmsprop", clipnorm=2.0, jit_compile=False):
+    def __init__(self, net, learning_rate=1e-3, optimizer="rmsprop", clipnorm=2.0, jit_compile=False,
+                 pos_weight=1.0):
         import keras
 
         self.net = net
         self.kind = net.loss_type
+        self.pos_weight = float(pos_weight)
         opt = {"rmsprop": keras.optimizers.RMSprop, "adam": keras.optimizers.Adam}.get(optimizer)
         if opt is None:
             raise ConfigError(f"PoseTrainer: optimizer must be 'rmsprop' or 'adam', got {optimizer!r}")
@@ -143,7 +165,7 @@ class PoseTrainer:
         model = self.net.model
         with tf.GradientTape() as tape:
             out = model(x, training=True)
-            loss = pose_loss(out["logits"], targets, visible, self.kind)
+            loss = pose_loss(out["logits"], targets, visible, self.kind, self.pos_weight)
         grads = tape.gradient(loss, model.trainable_variables)
         self.optimizer.apply_gradients(zip(grads, model.trainable_variables))
         return loss
