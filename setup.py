@@ -15,7 +15,8 @@ setup(
     python_requires=">=3.11,<3.13",
     packages=find_packages(include=["gait_tf", "gait_tf.*"]),
     include_package_data=True,
-    package_data={"gait_tf": ["data/partitions/*.json", "resources/*"]},
+    package_data={"gait_tf": ["data/partitions/*.json", "segmentation/weights/*.keras",
+                             "segmentation/weights/*.json"]},
     install_requires=[
         "tensorflow>=2.21,<2.22",
         "keras>=3.12",
