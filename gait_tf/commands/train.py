@@ -66,19 +66,14 @@ def run(args):
 def _input_kind(config_path, overrides):
     """The registry input kind of the config's model; "silhouette" when it cannot be read
     (then :func:`load_config` reports the problem with the right message)."""
-    from pathlib import Path
-
-    import yaml
-
     from gait_tf import models
     from gait_tf.errors import GaitTFError
-    from gait_tf.train.config import apply_overrides
+    from gait_tf.train.config import apply_overrides, read_yaml
 
     try:
-        raw = yaml.safe_load(Path(config_path).read_text(encoding="utf-8")) or {}
-        name = (apply_overrides(raw, overrides).get("model") or {}).get("name")
+        name = (apply_overrides(read_yaml(config_path), overrides).get("model") or {}).get("name")
         return models.get_spec(name).input_kind if name else "silhouette"
-    except (OSError, yaml.YAMLError, GaitTFError, AttributeError, TypeError):
+    except (GaitTFError, AttributeError, TypeError):
         return "silhouette"
 
 

@@ -267,27 +267,35 @@ def apply_overrides(raw, overrides):
     return raw
 
 
+def read_yaml(path) -> dict:
+    """The top-level mapping of the YAML config file ``path``; :class:`ConfigError` names the file
+    when it is missing, not YAML, or not a mapping."""
+    import yaml
+
+    if path is None:
+        raise ConfigError("no config given: pass --config PATH")
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a YAML mapping at the top level")
+    return raw
+
+
 def load_config(path=None, overrides=(), raw=None):
     """Read YAML ``path`` (or take ``raw`` dict), apply ``--set`` overrides, merge defaults, validate.
 
     Returns a plain nested dict (all sections present). ``name`` defaults to the file stem.
     """
-    import yaml
-
     if raw is None:
-        if path is None:
-            raise ConfigError("no config given: pass --config PATH")
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"config file not found: {path}")
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: invalid YAML: {exc}") from None
-        if raw is None:
-            raw = {}
-        if not isinstance(raw, dict):
-            raise ConfigError(f"{path}: expected a YAML mapping at the top level")
+        path = Path(path) if path is not None else None
+        raw = read_yaml(path)
     raw = apply_overrides(raw, overrides)
     try:
         cfg = _merge(SCHEMA, raw, "")

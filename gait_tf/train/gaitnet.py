@@ -239,23 +239,11 @@ def load_rgb_config(path=None, overrides=(), raw=None):
     """A trainer config (:func:`gait_tf.train.config.load_config`) plus the ``gaitnet:``
     section (loss weights, :data:`GAITNET_DEFAULTS`). ``data.synthetic`` keys are those of
     :data:`SYNTH_DEFAULTS`."""
-    import copy
-
-    import yaml
-
-    from gait_tf.train.config import apply_overrides, load_config
+    from gait_tf.train.config import apply_overrides, load_config, read_yaml
 
     if raw is None:
-        if path is None:
-            raise ConfigError("no config given: pass --config PATH")
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"config file not found: {path}")
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: invalid YAML: {exc}") from None
-    raw = apply_overrides(copy.deepcopy(raw), overrides)
+        raw = read_yaml(path)
+    raw = apply_overrides(raw, overrides)  # returns a deep copy
     section = raw.pop("gaitnet", None) or {}
     if not isinstance(section, dict):
         raise ConfigError(f"gaitnet: expected a mapping, got {section!r}")
