@@ -40,6 +40,12 @@ IMAGE_SIZE = 299
 HEATMAP_SIZE = 289
 FEATURES = 32
 NUM_JOINTS = 16
+#: prior probability of a joint pixel at initialisation (a disk of diameter 15 is ~0.2 % of the
+#: 289x289 map): the upsampling bias starts at logit(prior) / 0.2 (the smoothing's kernel sum),
+#: so training does not spend its first thousands of steps learning the background (the
+#: "prior" initialisation of RetinaNet); irrelevant once weights are restored.
+JOINT_PRIOR = 0.002
+UPSAMPLING_BIAS_INIT = float(np.log(JOINT_PRIOR / (1.0 - JOINT_PRIOR)) / 0.2)
 
 
 def build_pose_model(backbone="inception_resnet_v2", num_block35=10, num_block17=20, dropout=0.3,
@@ -64,6 +70,7 @@ def build_pose_model(backbone="inception_resnet_v2", num_block35=10, num_block17
     x = layers.Dropout(dropout, name="AuxiliaryScoring.Dropout")(x)
     features = layers.Conv2D(FEATURES, 1, name="AuxiliaryScoring.Scoring_layer")(x)
     up = layers.Conv2DTranspose(NUM_JOINTS, 17, strides=17, padding="valid",
+                                bias_initializer=keras.initializers.Constant(UPSAMPLING_BIAS_INIT),
                                 name="AuxiliaryScoring.Upsampling_layer")(features)
     logits = GaussianSmoothing(21, 1.0, 0.2, name="Smoothing")(up)
     probs = layers.Activation("sigmoid", name="sigmoid")(logits)
