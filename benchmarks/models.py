@@ -1,7 +1,7 @@
 """Benchmark of the silhouette model zoo: latency, throughput, FLOPs and matmul efficiency.
 
-For every registered silhouette model (default preset): batch-1 latency and batch-32
-throughput on ``--frames``-frame 64x44 sequences in eager, ``tf.function`` and XLA
+For every registered sequence model (silhouettes and masked-RGB, default preset): batch-1 latency and batch-32
+throughput on ``--frames``-frame sequences at the model's input size in eager, ``tf.function`` and XLA
 (``jit_compile=True``) modes; FLOPs per sequence (TF profiler on the frozen concrete
 function, plus Einsum ops counted from their equations, which the profiler skips); and the
 fraction of this machine's float32 matmul FLOP/s (measured in the same run, same thread
@@ -27,9 +27,14 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 import numpy as np  # noqa: E402
 
 
+# sequence models share one input layout [B, T, H, W, C]: silhouettes (C=1) and masked RGB (C=3)
+SEQUENCE_KINDS = ("silhouette", "rgb_sequence")
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--models", nargs="*", default=None, help="model names (default: all silhouette models)")
+    p.add_argument("--models", nargs="*", default=None,
+                   help="model names (default: every silhouette and RGB-sequence model)")
     p.add_argument("--frames", type=int, default=30)
     p.add_argument("--batch", type=int, default=32, help="throughput batch size")
     p.add_argument("--modes", nargs="*", default=["eager", "function", "xla"])
@@ -79,14 +84,14 @@ def matmul_flops(n, iters=5):
     return best
 
 
-def count_flops(model, frames, hw):
-    """FLOPs of one sequence ``[1, frames, H, W, 1]``: TF profiler + Einsum equations."""
+def count_flops(model, frames, hw, channels=1):
+    """FLOPs of one sequence ``[1, frames, H, W, channels]``: TF profiler + Einsum equations."""
     import tensorflow as tf
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
     from tensorflow.python.profiler import model_analyzer, option_builder
 
     f = tf.function(lambda x: model(x, training=False))
-    cf = f.get_concrete_function(tf.TensorSpec([1, frames, hw[0], hw[1], 1], tf.float32))
+    cf = f.get_concrete_function(tf.TensorSpec([1, frames, hw[0], hw[1], channels], tf.float32))
     frozen = convert_variables_to_constants_v2(cf)
     opts = option_builder.ProfileOptionBuilder(
         option_builder.ProfileOptionBuilder.float_operation()
@@ -119,14 +124,16 @@ def bench_model(name, args, log):
     keras.backend.clear_session()
     model = models.create(name)
     rng = np.random.default_rng(0)
-    x1 = tf.constant((rng.random((1, args.frames, *hw, 1)) > 0.5).astype("float32"))
-    xb = tf.constant((rng.random((args.batch, args.frames, *hw, 1)) > 0.5).astype("float32"))
+    ch = spec.channels
+    x1 = tf.constant((rng.random((1, args.frames, *hw, ch)) > 0.5).astype("float32"))
+    xb = tf.constant((rng.random((args.batch, args.frames, *hw, ch)) > 0.5).astype("float32"))
     res = {
         "model": name,
         "preset": spec.default_preset,
         "input_hw": list(hw),
+        "input_kind": spec.input_kind,
         "parameters": count_parameters(model),
-        "flops_per_sequence": count_flops(model, args.frames, hw),
+        "flops_per_sequence": count_flops(model, args.frames, hw, ch),
         "modes": {},
     }
     for mode in args.modes:
@@ -162,7 +169,7 @@ def main(argv=None):
 
     from gait_tf import models
 
-    names = args.models or [n for n in models.list_models() if models.get_spec(n).input_kind == "silhouette"]
+    names = args.models or [n for n in models.list_models() if models.get_spec(n).input_kind in SEQUENCE_KINDS]
 
     def log(msg):
         print(msg, file=sys.stderr, flush=True)

@@ -10,7 +10,8 @@ with a linear SVM on their identification vectors (the original project's protoc
    scored on their ``--svm-test`` conditions. The same SVM on time-averaged raw pose
    features is reported as a baseline.
 
-    python scripts/gaitnn_svm.py --pose-weights runs/pose_fast.weights.h5 --backbone mobilenet_v2 --json svm.json
+    python scripts/gaitnn_svm.py --pose-weights runs/pose_fast136.weights.h5 --resolution 136 \
+        --aux-channels 256 --json svm.json
 """
 from __future__ import annotations
 
@@ -25,6 +26,10 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--backbone", default="mobilenet_v2", choices=["inception_resnet_v2", "mobilenet_v2"])
     p.add_argument("--pose-weights", help="HumanPoseIRNetwork weights (default: random init)")
+    p.add_argument("--resolution", type=int, default=272, choices=[136, 272],
+                   help="mobilenet_v2 backbone's internal resolution (must match --pose-weights; "
+                        "scripts/pose_pckh.py trains at 136)")
+    p.add_argument("--aux-channels", type=int, default=768, help="mobilenet_v2 aux tower width (pose_pckh.py: 256)")
     p.add_argument("--train-subjects", default="1-16")
     p.add_argument("--test-subjects", default="17-26")
     p.add_argument("--train-conditions", default="nm-01,nm-02,nm-03,nm-04,bg-01,cl-01")
@@ -60,7 +65,8 @@ def pose_features(args, subjects, conditions):
     from gait_tf.pose.training import crop_person
     from gait_tf.synth import WalkerGenerator
 
-    net = HumanPoseIRNetwork(backbone=args.backbone)
+    kw = {"resolution": args.resolution, "aux_channels": args.aux_channels} if args.backbone == "mobilenet_v2" else {}
+    net = HumanPoseIRNetwork(backbone=args.backbone, **kw)
     if args.pose_weights:
         net.restore(args.pose_weights)
     gen = WalkerGenerator(seed=args.seed)
@@ -130,7 +136,8 @@ def main(argv=None):
 
     acc, per_cond = svm_acc(vectors)
     base, base_per = svm_acc(te_f.mean(1).reshape(len(te_f), -1))
-    result = {"backbone": args.backbone, "pose_weights": args.pose_weights, "loss": args.loss,
+    result = {"backbone": args.backbone, "resolution": args.resolution, "aux_channels": args.aux_channels,
+              "pose_weights": args.pose_weights, "loss": args.loss,
               "recurrent_unit": args.recurrent_unit, "rnn_layers": args.rnn_layers, "steps": args.steps,
               "train_subjects": args.train_subjects, "test_subjects": args.test_subjects,
               "svm_train": svm_tr, "svm_test": svm_te, "view": args.view, "frames": args.frames,

@@ -146,15 +146,20 @@ class PoseTrainer:
     ``train_step(images, joints)`` takes uint8 ``[B, 299, 299, 3]`` and ``[B, 16, 3]`` (x, y,
     visible in image pixels) and returns the loss. ``pos_weight``: see :func:`pose_loss`
     (1 = the original's loss). RMSProp/Adam with global-norm clipping ``clipnorm``.
+    ``bn_momentum`` overrides the BatchNorm layers' moving-average momentum (slim's 0.999
+    leaves the inference statistics at their initial values for the first thousands of
+    steps, so a short run predicts garbage in inference mode; use ~0.9 for short runs).
     """
 
     def __init__(self, net, learning_rate=1e-3, optimizer="rmsprop", clipnorm=2.0, jit_compile=False,
-                 pos_weight=1.0):
+                 pos_weight=1.0, bn_momentum=None):
         import keras
 
         self.net = net
         self.kind = net.loss_type
         self.pos_weight = float(pos_weight)
+        if bn_momentum is not None:  # slim's 0.999 needs thousands of steps for usable inference statistics
+            set_batchnorm_momentum(net.model, bn_momentum)
         opt = {"rmsprop": keras.optimizers.RMSprop, "adam": keras.optimizers.Adam}.get(optimizer)
         if opt is None:
             raise ConfigError(f"PoseTrainer: optimizer must be 'rmsprop' or 'adam', got {optimizer!r}")
@@ -192,6 +197,19 @@ class PoseTrainer:
             if log_every and (step + 1) % log_every == 0:
                 print(f"pose step {step + 1}/{steps} loss {np.mean(history[-log_every:]):.4f}", flush=True)
         return history
+
+
+def set_batchnorm_momentum(model, momentum):
+    """Set the moving-average momentum of every ``BatchNormalization`` layer inside ``model``
+    (nested models included); returns how many were changed. Call before the first training step."""
+    import keras
+
+    n = 0
+    for layer in model._flatten_layers(include_self=False, recursive=True):
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.momentum = float(momentum)
+            n += 1
+    return n
 
 
 _FLIP = [5, 4, 3, 2, 1, 0, 6, 7, 8, 9, 15, 14, 13, 12, 11, 10]
