@@ -93,13 +93,15 @@ def main(argv=None):
 
     def load(kind, spec, seed):
         path = args.data_cache and f"{args.data_cache}.{kind}.npz"
+        key = repr((spec, conds, views, args.frames_per_seq, seed, args.seed))
         if path and os.path.exists(path):
             z = np.load(path)
-            return z["x"], z["j"]
+            if "key" in z and str(z["key"]) == key:
+                return z["x"], z["j"]
         x, j = synthetic_pose_samples(gen, subjects(spec), conds, views, args.frames_per_seq, seed=seed)
         if path:
             with atomic_write(path) as fh:
-                np.savez(fh, x=x, j=j)
+                np.savez(fh, x=x, j=j, key=key)
         return x, j
 
     test_x, test_j = load("test", args.test_subjects, args.seed + 1)
@@ -143,12 +145,15 @@ def main(argv=None):
     if train_j is not None:  # mean-pose baseline
         vis = train_j[..., 2:3] > 0
         mean_pose = (train_j[..., :2] * vis).sum(0) / np.maximum(vis.sum(0), 1)
-        _, base = pckh(np.broadcast_to(mean_pose[:, 1], ys.shape), np.broadcast_to(mean_pose[:, 0], xs.shape), test_j)
+        base_pj, base = pckh(np.broadcast_to(mean_pose[:, 1], ys.shape), np.broadcast_to(mean_pose[:, 0], xs.shape),
+                             test_j)
         result["mean_pose_baseline_pckh@0.5"] = base
+        result["mean_pose_baseline_per_joint"] = {n: float(v) for n, v in zip(JOINT_NAMES, base_pj)}
     print(f"PCKh@0.5 on held-out subjects: {100 * mean:.1f}%" +
           (f" (mean-pose baseline {100 * result['mean_pose_baseline_pckh@0.5']:.1f}%)" if train_j is not None else ""))
+    base_pj = result.get("mean_pose_baseline_per_joint", {})
     for n, v in zip(JOINT_NAMES, per_joint):
-        print(f"  {n:15s} {100 * v:5.1f}%")
+        print(f"  {n:15s} {100 * v:5.1f}%" + (f"   (mean pose {100 * base_pj[n]:5.1f}%)" if base_pj else ""))
     if args.json:
         with atomic_write(args.json, "w") as fh:
             json.dump(result, fh, indent=2)

@@ -124,6 +124,8 @@ def test_joint_positions_are_in_input_pixels(monkeypatch):
 
 
 def test_pos_weight_and_batchnorm_momentum():
+    import keras
+
     t = np.zeros((1, 8, 8, 16), np.float32)
     t[0, 2, 3] = 1.0
     logits = np.zeros_like(t)
@@ -133,7 +135,7 @@ def test_pos_weight_and_batchnorm_momentum():
     assert abs(base - 64 * np.log(2)) < 1e-3 and abs(w - 73 * np.log(2)) < 1e-3  # 63 bg + 10 x 1 joint px
     net = HumanPoseIRNetwork(backbone="mobilenet_v2", resolution=136, aux_channels=16)
     trainer = training.PoseTrainer(net, bn_momentum=0.9)
-    bns = [layer for layer in net.model._flatten_layers() if isinstance(layer, __import__("keras").layers.BatchNormalization)]
+    bns = [layer for layer in net.model._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)]
     assert len(bns) > 10 and all(b.momentum == 0.9 for b in bns) and trainer.pos_weight == 1.0
     assert net.feed_forward_features(np.zeros((1, 299, 299, 3), np.uint8)).shape == (1, 17, 17, 32)
     with pytest.raises(Exception, match="resolution"):
@@ -168,9 +170,8 @@ def test_end_to_end_gradients_reach_both_networks():
     fast_net = HumanPoseIRNetwork(num_block35=1, num_block17=1)  # tiny Inception-ResNet-v2
 
     gen = WalkerGenerator(seed=0)
-    frames = np.stack([training.crop_person(gen.sequence(subject=s, condition="nm-01", view=90, n_frames=2).rgb,
-                                            gen.sequence(subject=s, condition="nm-01", view=90, n_frames=2).joints)[0]
-                       for s in (1, 2)])  # [2, 2, 299, 299, 3]
+    seqs = [gen.sequence(subject=s, condition="nm-01", view=90, n_frames=2) for s in (1, 2)]
+    frames = np.stack([training.crop_person(q.rgb, q.joints)[0] for q in seqs])  # [2, 2, 299, 299, 3]
     gait = GaitNetwork(num_of_persons=2)
     pose_w = fast_net.model.get_layer("AuxiliaryScoring.Scoring_layer").kernel
     before_pose, before_fc = pose_w.numpy().copy(), gait.model.fc.kernel.numpy().copy()

@@ -1,6 +1,8 @@
 """``gait-tf embed-video VIDEO [--out vec.npy]``: the 512-d gait identification vector of a video."""
 from __future__ import annotations
 
+from gait_tf.commands.pose import add_network_args, pose_network
+
 
 def register(subparsers):
     p = subparsers.add_parser(
@@ -14,7 +16,7 @@ def register(subparsers):
     p.add_argument("--gait-weights", metavar="W", help="GaitNetwork checkpoint (TF1 prefix or .weights.h5)")
     p.add_argument("--recurrent-unit", default="GRU", choices=["GRU", "LSTM"])
     p.add_argument("--rnn-layers", type=int, default=1)
-    p.add_argument("--backbone", default="inception_resnet_v2", choices=["inception_resnet_v2", "mobilenet_v2"])
+    add_network_args(p)
     p.add_argument("--max-frames", type=int, default=None, help="use at most this many frames")
     p.add_argument("--batch-size", type=int, default=16, help="frames per pose-network batch")
     p.set_defaults(func=run)
@@ -25,13 +27,12 @@ def run(args):
 
     from gait_tf.errors import ConfigError, VideoError
     from gait_tf.pose.gait_network import GaitNetwork
-    from gait_tf.pose.human_pose import HumanPoseIRNetwork
     from gait_tf.utils.atomic import atomic_write
     from gait_tf.video.readers import iter_frames
 
     if args.rnn_layers < 1:
         raise ConfigError(f"--rnn-layers must be >= 1, got {args.rnn_layers}")
-    pose = HumanPoseIRNetwork(backbone=args.backbone)
+    pose = pose_network(args)
     if args.pose_weights:
         pose.restore(args.pose_weights)
     gait = GaitNetwork(recurrent_unit=args.recurrent_unit, rnn_layers=args.rnn_layers)

@@ -13,9 +13,29 @@ def register(subparsers):
     p.add_argument("--out", required=True, metavar="DIR", help="output directory for the drawn PNGs")
     p.add_argument("--weights", metavar="W", help="TF1 checkpoint prefix (original project's names) or "
                    "*.weights.h5; default: random weights (for a smoke test only)")
-    p.add_argument("--backbone", default="inception_resnet_v2", choices=["inception_resnet_v2", "mobilenet_v2"])
+    add_network_args(p)
     p.add_argument("--threshold", type=float, default=0.0, help="draw joints with probability >= this")
     p.set_defaults(func=run)
+
+
+def add_network_args(p):
+    """Options that rebuild the HumanPoseIRNetwork architecture that the weights were trained with."""
+    p.add_argument("--backbone", default="inception_resnet_v2", choices=["inception_resnet_v2", "mobilenet_v2"])
+    p.add_argument("--resolution", type=int, default=272,
+                   help="mobilenet_v2 backbone only: internal input size (272 default; 136 for the fast recipe "
+                   "of scripts/pose_pckh.py)")
+    p.add_argument("--aux-channels", type=int, default=768,
+                   help="mobilenet_v2 backbone only: channels of the auxiliary tower's 5x5 conv (768 default; 256 in the fast recipe)")
+
+
+def pose_network(args):
+    """A :class:`HumanPoseIRNetwork` built from :func:`add_network_args` options."""
+    from gait_tf.pose.human_pose import HumanPoseIRNetwork
+
+    if args.backbone == "mobilenet_v2":
+        return HumanPoseIRNetwork(backbone=args.backbone, resolution=args.resolution,
+                                  aux_channels=args.aux_channels)
+    return HumanPoseIRNetwork(backbone=args.backbone)
 
 
 def _load_image(path):
@@ -37,11 +57,11 @@ def run(args):
     from PIL import Image
 
     from gait_tf.pose.drawing import draw_skeleton
-    from gait_tf.pose.human_pose import JOINT_NAMES, HumanPoseIRNetwork
+    from gait_tf.pose.human_pose import JOINT_NAMES
     from gait_tf.utils.atomic import atomic_write
 
     images = [_load_image(p) for p in args.images]  # fail on a bad file before building the net
-    net = HumanPoseIRNetwork(backbone=args.backbone)
+    net = pose_network(args)
     if args.weights:
         net.restore(args.weights)
     out_dir = Path(args.out)
