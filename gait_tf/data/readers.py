@@ -128,14 +128,20 @@ def read_casia_b(root, pretreat=True, on_empty="warn", cache=True, cache_bytes=N
     ``pretreat=False``: frames must already be pretreated 64x64.
     """
     root = _check_root(root)
+    records, empty = _collect_frame_folders(_walk3(root))
+    loader = partial(_load_frames, pretreat=pretreat)
+    return _finish(records, empty, root, "casia_b", on_empty, loader, cache, cache_bytes, "frame images")
+
+
+def _collect_frame_folders(entries):
+    """``(subject, condition, view, folder)`` entries -> (records of folders with frames, empty folders)."""
     records, empty = [], []
-    for s, c, v, folder in _walk3(root):
+    for s, c, v, folder in entries:
         if _has_frames(folder):
             records.append(SequenceRecord(s, c, v, folder))
         else:
             empty.append(folder)
-    loader = partial(_load_frames, pretreat=pretreat)
-    return _finish(records, empty, root, "casia_b", on_empty, loader, cache, cache_bytes, "frame images")
+    return records, empty
 
 
 def read_oumvlp(root, pretreat=True, on_empty="warn", cache=True, cache_bytes=None) -> GaitDataset:
@@ -149,23 +155,13 @@ def read_oumvlp(root, pretreat=True, on_empty="warn", cache=True, cache_bytes=No
     Already pickled OU-MVLP data is read with ``layout="opengait"``.
     """
     root = _check_root(root)
-    records, empty = [], []
-    top = _subdirs(root)
-    original = [d for d in top if _OUMVLP_DIR.match(d.name)]
+    original = [d for d in _subdirs(root) if _OUMVLP_DIR.match(d.name)]
     if original:
-        for d in original:
-            view, seq = _OUMVLP_DIR.match(d.name).groups()
-            for subj in _subdirs(d):
-                if _has_frames(subj):
-                    records.append(SequenceRecord(subj.name, seq, view, subj))
-                else:
-                    empty.append(subj)
+        entries = ((subj.name, seq, view, subj) for d in original
+                   for view, seq in [_OUMVLP_DIR.match(d.name).groups()] for subj in _subdirs(d))
     else:
-        for s, c, v, folder in _walk3(root):
-            if _has_frames(folder):
-                records.append(SequenceRecord(s, c, v, folder))
-            else:
-                empty.append(folder)
+        entries = _walk3(root)
+    records, empty = _collect_frame_folders(entries)
     loader = partial(_load_frames, pretreat=pretreat)
     return _finish(records, empty, root, "oumvlp", on_empty, loader, cache, cache_bytes, "frame images")
 

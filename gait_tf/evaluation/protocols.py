@@ -87,6 +87,19 @@ def _nanmean(x) -> float:
     return float(x.mean()) if x.size else float("nan")
 
 
+def _new_result(protocol, metric, views, gallery_conditions) -> dict:
+    """The result skeleton shared by the view-matrix protocols; ``probe_sets`` and ``summary``
+    are filled by the caller."""
+    return {
+        "protocol": protocol,
+        "metric": metric,
+        "views": list(views),
+        "gallery_conditions": list(gallery_conditions),
+        "probe_sets": {},
+        "summary": {},
+    }
+
+
 def single_view_gallery(
     embeddings,
     subjects,
@@ -140,14 +153,7 @@ def single_view_gallery(
         nearest[:, g] = subjects[gidx][idx[:, 0]]
     correct = nearest == subjects[probe_idx][:, None]  # [num_probes, V]
 
-    result = {
-        "protocol": protocol,
-        "metric": metric,
-        "views": list(vlist),
-        "gallery_conditions": list(gallery_conditions),
-        "probe_sets": {},
-        "summary": {},
-    }
+    result = _new_result(protocol, metric, vlist, gallery_conditions)
     p_views = views[probe_idx]
     p_conds = conditions[probe_idx]
     for name, conds in probe_sets.items():
@@ -236,14 +242,7 @@ def cross_view_gallery(
     if gidx.size == 0:
         raise DataError(f"{protocol}: no gallery sequences with conditions {list(gallery_conditions)}")
     keys = [f"rank-{k}" for k in ranks] + ["mAP", "mINP"]
-    result = {
-        "protocol": protocol,
-        "metric": metric,
-        "views": list(vlist),
-        "gallery_conditions": list(gallery_conditions),
-        "probe_sets": {},
-        "summary": {},
-    }
+    result = _new_result(protocol, metric, vlist, gallery_conditions)
     any_probe = False
     for name, conds in probe_sets.items():
         per = {k: [] for k in keys}

@@ -11,16 +11,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from torch_reference.opengait import BasicConv3d, GeMHPP, SeparateFCs
-
-
-class BasicConv2d(nn.Module):
-    def __init__(self, cin, cout, k, s, p):
-        super().__init__()
-        self.conv = nn.Conv2d(cin, cout, k, stride=s, padding=p, bias=False)
-
-    def forward(self, x):
-        return self.conv(x)
+from torch_reference.opengait import BasicConv2d, BasicConv3d, GeMHPP, SeparateFCs
 
 
 class ARMEConv(nn.Module):
