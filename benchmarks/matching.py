@@ -25,7 +25,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import resource
@@ -39,7 +38,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from gait_tf.evaluation import pairwise_distance, topk  # noqa: E402
 from gait_tf.gallery import Gallery  # noqa: E402
-from gait_tf.utils.atomic import atomic_write  # noqa: E402
+from gait_tf.utils.atomic import write_json  # noqa: E402
 
 
 def plain_numpy_distance(x, y):
@@ -157,8 +156,7 @@ def main(argv=None):
         payload = {"config": vars(args), "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                                                      "numpy": np.__version__},
                    "process_peak_rss_mb": maxrss_mb, "rows": rows}
-        with atomic_write(args.json, "w") as fh:
-            json.dump(payload, fh, indent=2)
+        write_json(args.json, payload)
         print(f"wrote {args.json}")
 
 

@@ -14,7 +14,6 @@ Prints a table; ``--json PATH`` writes all figures (atomically).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -229,10 +228,9 @@ def main(argv=None):
 
 
 def _write_json(path, obj):
-    from gait_tf.utils.atomic import atomic_write
+    from gait_tf.utils.atomic import write_json
 
-    with atomic_write(path, "w") as fh:
-        json.dump(obj, fh, indent=2)
+    write_json(path, obj)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -134,9 +133,8 @@ def main(argv=None):
         median = f"{r['median']:10.1f}" if "median" in r else f"{'':10s}"
         print(f"{r['stage']:42s} {r['value']:10.1f} {median}  {r['unit']}")
     if args.json:
-        from gait_tf.utils.atomic import atomic_write
-        with atomic_write(args.json, "w") as fh:
-            json.dump(info, fh, indent=2)
+        from gait_tf.utils.atomic import write_json
+        write_json(args.json, info)
     return 0
 
 

@@ -13,7 +13,6 @@ are not counted).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -155,10 +154,9 @@ def main(argv=None):
               "matmul_tflops_per_s": matmul_flops / 1e12, "humanpose_gflops_per_frame": flops / 1e9,
               "repeats": args.repeats, "rows": rows}
     if args.json:
-        from gait_tf.utils.atomic import atomic_write
+        from gait_tf.utils.atomic import write_json
 
-        with atomic_write(args.json, "w") as fh:
-            json.dump(result, fh, indent=2)
+        write_json(args.json, result)
     return 0
 
 

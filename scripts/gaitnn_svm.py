@@ -16,7 +16,6 @@ with a linear SVM on their identification vectors (the original project's protoc
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -87,7 +86,7 @@ def main(argv=None):
 
     from gait_tf.pose.gait_network import GaitNetwork
     from gait_tf.pose.training import GaitTrainer
-    from gait_tf.utils.atomic import atomic_write
+    from gait_tf.utils.atomic import atomic_write, write_json
 
     train_s, test_s = _subjects(args.train_subjects), _subjects(args.test_subjects)
     train_c = args.train_conditions.split(",")
@@ -148,8 +147,7 @@ def main(argv=None):
           f"(per condition {', '.join(f'{c} {100 * v:.0f}%' for c, v in per_cond.items())}); "
           f"baseline time-averaged pose features {100 * base:.1f}%; chance {100 / len(test_s):.1f}%")
     if args.json:
-        with atomic_write(args.json, "w") as fh:
-            json.dump(result, fh, indent=2)
+        write_json(args.json, result)
     return 0
 
 

@@ -11,7 +11,6 @@ the max abs difference of the embeddings (eval mode, 2 sequences of ``--frames``
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -115,10 +114,9 @@ def main(argv=None):
                   f"{r['max_abs_diff']:.2e} (max |embedding| {r['max_abs_embedding']:.2f})")
     if args.json:
         sys.path.insert(0, str(REPO))
-        from gait_tf.utils.atomic import atomic_write
+        from gait_tf.utils.atomic import write_json
 
-        with atomic_write(args.json, "w") as fh:
-            json.dump(report, fh, indent=2)
+        write_json(args.json, report)
     return report
 
 

@@ -16,7 +16,6 @@ decay, batch 8.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 
@@ -83,7 +82,7 @@ def main(argv=None):
     from gait_tf.pose.human_pose import JOINT_NAMES, HumanPoseIRNetwork
     from gait_tf.pose.training import PoseTrainer, synthetic_pose_samples
     from gait_tf.synth import WalkerGenerator
-    from gait_tf.utils.atomic import atomic_write
+    from gait_tf.utils.atomic import atomic_write, write_json
 
     gen = WalkerGenerator(seed=args.seed)
     views = [int(v) for v in args.views.split(",")]
@@ -155,8 +154,7 @@ def main(argv=None):
     for n, v in zip(JOINT_NAMES, per_joint):
         print(f"  {n:15s} {100 * v:5.1f}%" + (f"   (mean pose {100 * base_pj[n]:5.1f}%)" if base_pj else ""))
     if args.json:
-        with atomic_write(args.json, "w") as fh:
-            json.dump(result, fh, indent=2)
+        write_json(args.json, result)
     return 0
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import os
 import sys
 from pathlib import Path
@@ -171,7 +170,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
 
     from gait_tf.errors import GaitTFError
-    from gait_tf.utils import atomic_write
+    from gait_tf.utils import write_json
 
     try:
         rgb, mask = walker_clip(args.subject, "nm-01", args.view, args.frames, args.image_size, args.crop, args.seed)
@@ -188,8 +187,7 @@ def main(argv=None):
         s = stats[mode]
         print(f"{mode + ' segmentation':22s}{s['outside']:16.5g}{s['inside']:16.5g}{s['outside_share']:15.3f}")
     if args.json:
-        with atomic_write(args.json, "w") as fh:
-            json.dump(result, fh, indent=2)
+        write_json(args.json, result)
     return 0
 
 

@@ -7,7 +7,6 @@ indices, boxes), optionally the pretreated ``uint8 [T, 64, 64]`` OpenGait pickle
 """
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -86,7 +85,7 @@ def main(args):
     import numpy as np
 
     from gait_tf.errors import ConfigError, VideoError
-    from gait_tf.utils.atomic import atomic_write
+    from gait_tf.utils.atomic import atomic_write, write_json
 
     if args.overlay and Path(args.overlay).suffix.lower() not in (".gif", ".mp4", ".avi"):
         raise VideoError(f"--overlay {args.overlay}: use a .gif, .mp4 or .avi file name")
@@ -112,8 +111,7 @@ def main(args):
         seq = result.pretreated(min_frames=1)
         write_pickle(out / f"{stem}.pkl", seq)
         summary["pickle"] = {"path": str(out / f"{stem}.pkl"), "frames": int(len(seq))}
-    with atomic_write(out / "silhouettes.json", "w") as fh:
-        json.dump(summary, fh, indent=2)
+    write_json(out / "silhouettes.json", summary)
     print_tracks(result)
     print(f"wrote {len(result)} silhouettes of track {result.track_id} to {out}")
     if args.pickle:

@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from gait_tf.errors import ConfigError, DataError, ModelError
-from gait_tf.utils import atomic_write
+from gait_tf.utils import atomic_write, write_json
 
 #: ``gaitnet:`` config section (loss weights; the reference code weights similarity x10)
 GAITNET_DEFAULTS = {"reconstruction": 1.0, "similarity": 10.0, "identity": 1.0}
@@ -415,8 +415,7 @@ def train_rgb(cfg, workdir, walkers=None, max_steps=None, log=print, run_eagerly
     summary = {"name": cfg["name"], "model": spec.name, "step": n, "iterations": total, "finished": n >= total,
                "seconds": elapsed, "steps_per_s": n / elapsed if elapsed > 0 else None, "last_metrics": last,
                "num_classes": walkers.num_classes, "export": str(export) if export else None}
-    with atomic_write(workdir / "summary.json", "w") as fh:
-        json.dump(summary, fh, indent=2)
+    write_json(workdir / "summary.json", summary)
     summary["model_object"] = model
     return summary
 
@@ -451,8 +450,7 @@ def main(argv=None):
             acc, n = rank1(model, test, gallery_conditions=[gallery])
             summary["rank1"] = {"subjects": args.eval_subjects, "gallery": gallery, "probes": n,
                                 "accuracy": acc}
-            with atomic_write(workdir / "summary.json", "w") as fh:
-                json.dump(summary, fh, indent=2)
+            write_json(workdir / "summary.json", summary)
         print(json.dumps({k: summary[k] for k in ("name", "step", "finished", "steps_per_s", "export")}
                          | {"loss": summary["last_metrics"].get("loss"), "rank1": summary.get("rank1")}))
     except GaitTFError as exc:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from gait_tf.errors import ConfigError, ModelError
 from gait_tf.train.config import dump_config
-from gait_tf.utils import atomic_write
+from gait_tf.utils import atomic_write, write_json
 
 
 def _set_precision(mode):
@@ -320,8 +320,7 @@ class Trainer:
             "export": str(export) if export else None,
         }
         if self.is_chief:
-            with atomic_write(self.workdir / "summary.json", "w") as fh:
-                json.dump(summary, fh, indent=2)
+            write_json(self.workdir / "summary.json", summary)
         return summary
 
 

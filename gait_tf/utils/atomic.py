@@ -4,6 +4,7 @@ A reader never sees a half-written checkpoint, gallery or config, and a crash in
 middle of a write leaves the previous file intact.
 """
 import contextlib
+import json
 import os
 import shutil
 import tempfile
@@ -53,3 +54,10 @@ def atomic_write(path, mode="wb", **open_kwargs):
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
+
+
+def write_json(path, obj, indent=2):
+    """Write ``obj`` as JSON to ``path`` atomically; returns ``path``."""
+    with atomic_write(path, "w", encoding="utf-8") as fh:
+        json.dump(obj, fh, indent=indent)
+    return path
