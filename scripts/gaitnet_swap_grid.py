@@ -105,7 +105,7 @@ def main(argv=None):
     from gait_tf import models
     from gait_tf.errors import GaitTFError, ModelError
     from gait_tf.models.gaitnet import GaitNet
-    from gait_tf.train.gaitnet import SYNTH_DEFAULTS, RGBWalkers
+    from gait_tf.train.rgb import SYNTH_DEFAULTS, RGBWalkers
 
     try:
         models.list_models()

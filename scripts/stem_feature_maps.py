@@ -34,7 +34,7 @@ def walker_clip(subject=1, condition="nm-01", view=90, frames=4, image_size=(240
     import numpy as np
 
     from gait_tf.synth import WalkerGenerator
-    from gait_tf.train.gaitnet import crop_person
+    from gait_tf.train.rgb import crop_person
 
     gen = WalkerGenerator(seed=seed, image_size=tuple(image_size), background="moving")
     seq = gen.sequence(subject=subject, condition=condition, view=view, n_frames=max(frames * 3, 6))

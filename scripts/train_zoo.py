@@ -6,18 +6,25 @@ GEI + nearest-neighbour baseline.
 Data: ``gait_tf.synth`` walkers rendered and pretreated to OpenGait pickles. Training
 subjects (default 001-074, CASIA-B LT train split) and test subjects (default 075-124, the
 LT test split, as ``scripts/gei_baseline.py``) are disjoint; all 10 conditions and 11 views
-unless ``--views``. Each model trains from its ``training/configs/<model>_synthetic.yaml``
-recipe with a constant learning rate for ``--minutes`` of wall time (``Trainer``'s
-``max_seconds``), then embeds every test sequence (all frames) and runs
+unless ``--views``. The RGB models (GaitNet, seg3d) see the same walkers rendered as RGB
+person crops over a moving textured background (``gait_tf.train.rgb.RGBWalkers``) and are
+embedded from those; the protocol is the same. Each model trains from its ``training/configs/<model>_synthetic.yaml``
+recipe with a constant learning rate for a fixed CPU budget, ``--cpu-minutes`` of process
+CPU time (``Trainer``'s ``max_cpu_seconds``; the default 30 CPU-minutes is 15 minutes on
+2 cores, and it does not shrink when other work shares the machine; ``--minutes`` gives a
+wall-clock budget instead), then embeds every test sequence (all frames) and runs
 ``gait_tf.evaluation.casia_b`` (gallery nm-01..04; probes NM/BG/CL; mean rank-1 over
 probe x gallery views excluding identical views). The GEI baseline is evaluated on the
 very same test sequences.
 
 Writes ``--markdown`` (default docs/results.md) and ``--json`` (default
-results/zoo_synthetic.json), atomically. Exit code 1 if a model does not beat the GEI
+results/zoo_synthetic.json), atomically, after every model. Rows of models that this run does
+not train are kept from an existing ``--json`` when its data settings are the same (each row
+records its own budget), so the table can be filled a few models at a time. Exit code 1 if a model does not beat the GEI
 baseline on CL.
 
-    python scripts/train_zoo.py                       # full: 15 min per model on 2 cores
+    python scripts/train_zoo.py --train-subjects 1-30 --test-subjects 75-90 --n-frames 30
+                                                      # the README table: 30 CPU-min per model
     python scripts/train_zoo.py --minutes 1 --train-subjects 1-8 --test-subjects 75-80 \\
         --views 000,090,180 --n-frames 30 --markdown /tmp/zoo.md --json /tmp/zoo.json   # smoke
 """
@@ -45,6 +52,14 @@ def _synth_opts(subjects, args):
     return opts
 
 
+def _rgb_opts(subjects, args):
+    """``RGBWalkers`` options for the RGB models: the same walkers as the silhouette sets
+    (same seed and render size), every condition, RGB over the moving textured background."""
+    return {"subjects": subjects, "conditions": "all", "views": args.views or "all", "seed": args.seed,
+            "image_size": list(args.image_size), "n_frames": args.n_frames or 30, "background": "moving",
+            "root": str(args.workdir / "rgb")}
+
+
 def _embed_fn(model):
     """Compiled ``uint8 [T, 64, 64] -> float32 [P, D]`` (one trace for any T)."""
     import numpy as np
@@ -52,7 +67,7 @@ def _embed_fn(model):
 
     from gait_tf.data import cut_width
 
-    @tf.function(input_signature=[tf.TensorSpec([1, None, 64, 44, 1], tf.float32)])
+    @tf.function(input_signature=[tf.TensorSpec([None, None, 64, 44, 1], tf.float32)])
     def run(x):
         out = model(x, training=False)
         return out["embeddings"] if isinstance(out, dict) else out
@@ -78,16 +93,19 @@ def format_markdown(rows, settings):
         "Produced by `scripts/train_zoo.py` (see `docs/training.md`). Rank-1 accuracy (%) of the",
         "CASIA-B single-view protocol (gallery nm-01..04; probes NM = nm-05/06, BG = bg-01/02,",
         "CL = cl-01/02; mean over probe x gallery views excluding identical views), on synthetic",
-        "walkers from `gait_tf.synth`, never on real CASIA-B. Each model trained for a fixed wall",
-        "budget on CPU from its `training/configs/<model>_synthetic.yaml` recipe (constant lr).",
+        "walkers from `gait_tf.synth`, never on real CASIA-B. Each model trained for a fixed",
+        "budget on CPU from its `training/configs/<model>_synthetic.yaml` recipe (constant lr);",
+        "the budget column gives it (\"CPU\": process CPU time, 30 CPU-min = 15 min on 2 cores;",
+        "\"wall\": wall-clock time, possibly on a machine shared with other work).",
         "",
-        "| model | NM | BG | CL | steps | train min | steps/s | final loss | beats GEI on CL |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|:---:|",
+        "| model | NM | BG | CL | budget | steps | wall min | steps/s | final loss | beats GEI on CL |",
+        "|---|---:|---:|---:|---|---:|---:|---:|---:|:---:|",
     ]
     for r in rows:
         fmt = lambda v, spec: "" if v is None else format(v, spec)  # noqa: E731
         lines.append(
-            f"| {r['model']} | {r['NM']:.1f} | {r['BG']:.1f} | {r['CL']:.1f} | {fmt(r.get('steps'), 'd')} | "
+            f"| {r['model']} | {r['NM']:.1f} | {r['BG']:.1f} | {r['CL']:.1f} | {r.get('budget', '')} | "
+            f"{fmt(r.get('steps'), 'd')} | "
             f"{fmt(r.get('train_minutes'), '.1f')} | {fmt(r.get('steps_per_s'), '.2f')} | "
             f"{fmt(r.get('final_loss'), '.4f')} | {r.get('beats_gei_cl', '')} |"
         )
@@ -105,7 +123,10 @@ def main(argv=None):
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", nargs="*", default=None, help="models (default: every silhouette model)")
-    ap.add_argument("--minutes", type=float, default=15.0, help="training wall budget per model")
+    ap.add_argument("--cpu-minutes", type=float, default=30.0,
+                    help="training budget per model in CPU-minutes of this process (30 = 15 min on 2 cores)")
+    ap.add_argument("--minutes", type=float, default=None,
+                    help="training budget per model in wall-clock minutes instead of --cpu-minutes")
     ap.add_argument("--train-subjects", default="1-74")
     ap.add_argument("--test-subjects", default="75-124")
     ap.add_argument("--views", default=None, help="comma list (default: all 11)")
@@ -132,7 +153,6 @@ def main(argv=None):
     print(f"synthetic data: train {train_root}, test {test_root} ({render_s:.0f} s)", flush=True)
 
     import keras
-    import numpy as np
 
     from gait_tf import models
     from gait_tf.baselines.gei import gait_energy_image
@@ -142,6 +162,8 @@ def main(argv=None):
     from gait_tf.evaluation.embed import embed_dataset
     from gait_tf.train.checkpoints import export_keras
     from gait_tf.train.config import load_config
+    from gait_tf.train.gaitnet import load_rgb_config
+    from gait_tf.train.rgb import RGBWalkers, walker_embeddings
     from gait_tf.train.trainer import Trainer
     from gait_tf.utils import atomic_write
 
@@ -152,68 +174,124 @@ def main(argv=None):
     rows = [_row("GEI + NN (baseline)", gei_result)]
     print(f"GEI baseline: {gei_result['summary']}", flush=True)
 
-    names = args.models or [n for n in models.list_models() if models.get_spec(n).input_kind == "silhouette"
+    names = args.models or [n for n in models.list_models()
+                            if models.get_spec(n).input_kind in ("silhouette", "rgb_sequence")
                             and (REPO / "training" / "configs" / f"{n}_synthetic.yaml").is_file()]
+    budget = (f"{args.minutes:g} wall-min" if args.minutes is not None else f"{args.cpu_minutes:g} CPU-min")
+    settings = {
+        "train_subjects": args.train_subjects, "test_subjects": args.test_subjects,
+        "views": ",".join(views), "image_size": "x".join(map(str, args.image_size)),
+        "n_frames": args.n_frames or "crossing time", "seed": args.seed, "test_sequences": len(test),
+        "cpu_count": os.cpu_count(), "overrides": " ".join(args.overrides) or "none",
+    }
+    data_keys = ("train_subjects", "test_subjects", "views", "image_size", "n_frames", "seed", "test_sequences")
     results = {"GEI": gei_result}
+    kept = _kept_rows(args.json, settings, data_keys, names)
+    for row, res in kept:
+        results[row["model"]] = res
+    done = []
+
+    def publish():
+        ordered = [rows[0]] + _ordered([r for r, _ in kept] + done, names)
+        markdown = format_markdown(ordered, settings)
+        with atomic_write(args.markdown, "w", encoding="utf-8") as fh:
+            fh.write(markdown)
+        with atomic_write(args.json, "w", encoding="utf-8") as fh:
+            json.dump({"settings": settings, "rows": ordered, "results": results}, fh, indent=2, default=str)
+        return markdown
+
     failures = []
     for name in names:
         recipe = REPO / "training" / "configs" / f"{name}_synthetic.yaml"
-        cfg = load_config(recipe, [
+        rgb = models.get_spec(name).input_kind == "rgb_sequence"
+        overrides = [
             *args.overrides,
             "schedule.type=constant",
             "train.iterations=100000000",
             "train.checkpoint_every=100000000",
             "train.export=false",
             "train.progress=false",
-        ])
-        cfg["data"]["synthetic"] = _synth_opts(args.train_subjects, args)
+        ]
+        # RGB models (GaitNet, seg3d): the same trainer on RGB crops of the same walkers
+        cfg = load_rgb_config(recipe, overrides) if rgb else load_config(recipe, overrides)
+        cfg["data"]["synthetic"] = (_rgb_opts if rgb else _synth_opts)(args.train_subjects, args)
         keras.backend.clear_session()
         workdir = args.workdir / name
         try:
-            trainer = Trainer(cfg, workdir, resume=False, max_seconds=args.minutes * 60,
+            trainer = Trainer(cfg, workdir, resume=False,
+                              max_seconds=None if args.minutes is None else args.minutes * 60,
+                              max_cpu_seconds=None if args.minutes is not None else args.cpu_minutes * 60,
                               log=lambda *a: print(*a, flush=True))
             summary = trainer.fit()
             export_keras(trainer.model, workdir / "model.keras")
             t1 = time.time()
-            emb = embed_dataset(_embed_fn(trainer.model), test)
+            if rgb:
+                test_walkers = RGBWalkers(out_hw=models.get_spec(name).input_hw,
+                                          **{k: v for k, v in _rgb_opts(args.test_subjects, args).items()
+                                             if k != "root"}, cache_dir=args.workdir / "rgb")
+                emb = walker_embeddings(trainer.model, test_walkers)
+            else:
+                emb = embed_dataset(_embed_fn(trainer.model), test)
             result = casia_b(emb["embeddings"], emb["subjects"], emb["conditions"], emb["views"],
                              view_list=views)
         except GaitTFError as exc:  # e.g. a diverged run (NaN): report it, go on with the others
             print(f"{name}: FAILED: {exc}", file=sys.stderr, flush=True)
             failures.append(name)
             nan = float("nan")
-            rows.append({"model": name, "NM": nan, "BG": nan, "CL": nan, "beats_gei_cl": f"failed: {exc}"[:120]})
+            done.append({"model": name, "NM": nan, "BG": nan, "CL": nan, "budget": budget,
+                         "beats_gei_cl": f"failed: {exc}"[:120]})
             results[name] = {"error": str(exc)}
+            publish()
             continue
         beats = result["summary"]["CL"] > gei_result["summary"]["CL"]
         if not beats:
             failures.append(name)
-        rows.append(_row(name, result, {
-            "steps": summary["step"], "train_minutes": round(summary["seconds"] / 60, 2),
+        done.append(_row(name, result, {
+            "budget": budget, "steps": summary["step"], "train_minutes": round(summary["seconds"] / 60, 2),
+            "cpu_minutes": round(summary["cpu_seconds"] / 60, 2),
             "steps_per_s": round(summary["steps_per_s"], 3),
             "final_loss": summary["last_metrics"].get("loss"),
             "beats_gei_cl": "yes" if beats else "NO",
         }))
         results[name] = result | {"training": summary, "eval_seconds": round(time.time() - t1, 1)}
-        print(f"{name}: {result['summary']} after {summary['step']} steps", flush=True)
+        print(f"{name}: {result['summary']} after {summary['step']} steps "
+              f"({summary['cpu_seconds'] / 60:.1f} CPU-min, {summary['seconds'] / 60:.1f} wall-min)", flush=True)
+        publish()
 
-    settings = {
-        "train_subjects": args.train_subjects, "test_subjects": args.test_subjects,
-        "views": ",".join(views), "image_size": "x".join(map(str, args.image_size)),
-        "n_frames": args.n_frames or "crossing time", "minutes_per_model": args.minutes,
-        "seed": args.seed, "test_sequences": len(test), "cpu_count": os.cpu_count(),
-        "overrides": " ".join(args.overrides) or "none",
-    }
-    markdown = format_markdown(rows, settings)
-    print(markdown)
-    with atomic_write(args.markdown, "w", encoding="utf-8") as fh:
-        fh.write(markdown)
-    with atomic_write(args.json, "w", encoding="utf-8") as fh:
-        json.dump({"settings": settings, "rows": rows, "results": results}, fh, indent=2, default=str)
+    print(publish())
     if failures:
         print(f"models not beating the GEI baseline on CL: {', '.join(failures)}", file=sys.stderr)
         return 1
     return 0
+
+
+def _kept_rows(path, settings, data_keys, rerun):
+    """``[(row, result)]`` of an earlier ``--json`` for models not in ``rerun``, if its data
+    settings equal ``settings`` (otherwise none: rows on other data are not comparable)."""
+    if not Path(path).is_file():
+        return []
+    old = json.loads(Path(path).read_text(encoding="utf-8"))
+    old_settings = old.get("settings", {})
+    if any(str(old_settings.get(k)) != str(settings[k]) for k in data_keys):
+        print(f"{path}: other data settings; its rows are not kept", flush=True)
+        return []
+    kept = []
+    for row in old.get("rows", []):
+        name = row["model"]
+        if name.startswith("GEI") or name in rerun:
+            continue
+        if "budget" not in row:  # rows of the first runs: a wall budget on a shared machine
+            row["budget"] = f"{old_settings.get('minutes_per_model', '?')} wall-min"
+        kept.append((row, old.get("results", {}).get(name, {})))
+    return kept
+
+
+def _ordered(rows, names):
+    """Rows in registry order (the models of this run, then the kept ones)."""
+    from gait_tf import models
+
+    order = {n: i for i, n in enumerate(models.list_models())}
+    return sorted(rows, key=lambda r: order.get(r["model"], len(order)))
 
 
 if __name__ == "__main__":

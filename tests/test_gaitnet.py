@@ -11,6 +11,7 @@ from gait_tf import models
 from gait_tf.errors import ConfigError, ModelError
 from gait_tf.models.gaitnet import GaitNet
 from gait_tf.train import gaitnet as gt
+from gait_tf.train import rgb as rgb_train
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = {"nf": 4, "fa_dim": 12, "fg_dim": 6, "lstm_units": 8, "lstm_layers": 2, "class_num": 3}
@@ -23,7 +24,7 @@ def tiny():
 
 @pytest.fixture(scope="module")
 def walkers():
-    return gt.RGBWalkers(subjects="1-3", conditions="nm-01,cl-01", views="090", image_size=(96, 128),
+    return rgb_train.RGBWalkers(subjects="1-3", conditions="nm-01,cl-01", views="090", image_size=(96, 128),
                          n_frames=6, out_hw=(64, 32))
 
 
@@ -75,7 +76,7 @@ def test_crop_person_centres_and_fills_height():
     mask = np.zeros((2, 100, 120), bool)
     mask[0, 20:80, 30:45] = True  # a 60 x 15 box, centre column 37
     rgb[0][mask[0]] = 200
-    out_rgb, out_mask = gt.crop_person(rgb, mask, (64, 32))
+    out_rgb, out_mask = rgb_train.crop_person(rgb, mask, (64, 32))
     rows = np.flatnonzero(out_mask[0].any(axis=1))
     cols = np.flatnonzero(out_mask[0].any(axis=0))
     assert rows[0] <= 1 and rows[-1] >= 62  # person spans the full height
@@ -115,25 +116,47 @@ def test_config_section_is_validated():
     with pytest.raises(ConfigError, match="gaitnet.smoothness"):
         gt.load_rgb_config(raw={**raw, "gaitnet": {"smoothness": 1}})
     with pytest.raises(ConfigError, match="data.synthetic.colour"):
-        gt.RGBWalkers.from_config({"colour": 1}, (64, 32))
+        rgb_train.RGBWalkers.from_config({"colour": 1}, (64, 32))
     # the shipped recipe parses
     cfg = gt.load_rgb_config(REPO / "training/configs/gaitnet_synthetic.yaml")
     assert cfg["name"] == "gaitnet_synthetic" and cfg["model"]["name"] == "gaitnet"
 
 
-def test_training_smoke_and_swap_grid(tmp_path, walkers, capsys):
+def test_training_smoke_resume_and_swap_grid(tmp_path, walkers, capsys):
+    from gait_tf.train.trainer import Trainer
+
     raw = {"seed": 1, "model": {"name": "gaitnet", "overrides": {k: v for k, v in TINY.items() if k != "class_num"}},
            "data": {"synthetic": {}, "p": 3, "k": 1, "frames": 4}, "optimizer": {"lr": 1e-3},
-           "schedule": {"type": "constant"}, "train": {"iterations": 2, "log_every": 1}}
+           "schedule": {"type": "constant"}, "train": {"iterations": 3, "log_every": 1, "checkpoint_every": 1,
+                                                        "progress": False}}
     cfg = gt.load_rgb_config(raw=raw)
-    summary = gt.train_rgb(cfg, tmp_path / "run", walkers=walkers, log=lambda *_: None, run_eagerly=True)
-    assert summary["finished"] and summary["num_classes"] == 3
-    lines = [json.loads(s) for s in (tmp_path / "run/metrics.jsonl").read_text().splitlines()]
-    assert [m["step"] for m in lines] == [1, 2]
+
+    def source():
+        return rgb_train.RGBSource(walkers, p=3, k=1, frames=4, seed=1, kind="pairs")
+
+    # batch i is a pure function of (seed, i): what makes resuming exact
+    xa, ya = source().batch(5)
+    xb, yb = source().batch(5)
+    assert set(xa) == {"xa", "xb", "t1"} and xa["xa"].shape == (3, 4, 64, 32, 3)
+    np.testing.assert_array_equal(xa["xa"], xb["xa"])
+    np.testing.assert_array_equal(ya, yb)
+    assert not np.array_equal(source().batch(6)[0]["xa"], xa["xa"])
+
+    run = tmp_path / "run"
+    first = Trainer(cfg, run, source=source(), max_steps=2, log=lambda *_: None).fit()
+    assert first["step"] == 2 and not first["finished"]
+    second = Trainer(cfg, run, source=source(), log=lambda *_: None)
+    assert second.start_step == 2
+    summary = second.fit()
+    assert summary["finished"] and summary["step"] == 3 and second.source.num_classes == 3
+    lines = [json.loads(s) for s in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [m["step"] for m in lines] == [1, 2, 3]
     assert all(np.isfinite(m[k]) for m in lines for k in ("reconstruction", "similarity", "identity"))
-    model_path = tmp_path / "run/model.keras"
-    acc, n = gt.rank1(keras.saving.load_model(model_path), walkers, ["nm-01"])
+    model_path = run / "model.keras"
+    acc, n = rgb_train.rank1(keras.saving.load_model(model_path), walkers, ["nm-01"])
     assert n == 3 and 0.0 <= acc <= 1.0
+    emb = rgb_train.walker_embeddings(keras.saving.load_model(model_path), walkers)
+    assert emb["embeddings"].shape == (6, 1, 8) and sorted(set(emb["conditions"])) == ["cl-01", "nm-01"]
 
     sys.path.insert(0, str(REPO / "scripts"))
     import gaitnet_swap_grid

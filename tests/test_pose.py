@@ -194,3 +194,33 @@ def test_keras_file_roundtrip(small, tmp_path):
     ref = small.model(x)["features"].numpy()
     assert np.isfinite(ref).all() and np.abs(ref).max() > 0
     np.testing.assert_allclose(loaded(x)["features"].numpy(), ref, atol=1e-4)
+
+
+def test_xla_formulations_of_the_head_equal_the_default_kernels():
+    """Under jit_compile the smoothing runs as shifted sums and the 17x17 upsampling as a
+    matmul (XLA:CPU is slow on depthwise / strided transposed convolutions): same maths."""
+    from gait_tf.pose.layers import PatchUpsampling, in_xla_context
+
+    rng = np.random.default_rng(3)
+    up = PatchUpsampling(5, 17, strides=17, padding="valid", bias_initializer="random_normal")
+    feats = tf.constant(rng.normal(size=(2, 3, 4, 6)).astype(np.float32))
+    ref_up = tf.keras.layers.Conv2DTranspose(5, 17, strides=17, padding="valid")
+    ref_up.build(feats.shape)
+    up.build(feats.shape)
+    ref_up.set_weights(up.get_weights())
+    smooth = GaussianSmoothing(21, 1.0, 0.2)
+    seen = []
+
+    def head(x):
+        seen.append(in_xla_context())
+        y = up(x)
+        return y, smooth(y)
+
+    eager_up, eager_smooth = head(feats)
+    xla_up, xla_smooth = tf.function(head, jit_compile=True)(feats)
+    assert seen == [False, True]
+    assert tuple(xla_up.shape) == (2, 51, 68, 5)
+    np.testing.assert_allclose(eager_up.numpy(), ref_up(feats).numpy(), atol=1e-5)
+    np.testing.assert_allclose(xla_up.numpy(), eager_up.numpy(), atol=1e-5)
+    np.testing.assert_allclose(xla_smooth.numpy(), eager_smooth.numpy(), atol=1e-5)
+    assert np.abs(eager_smooth.numpy()).max() > 1e-3  # not a trivially zero map

@@ -78,19 +78,28 @@ def test_masked_round_trip(masked_model, tmp_path):
 
 def test_rgb_training_smoke(tmp_path):
     from gait_tf.train import gaitnet as gt
+    from gait_tf.train import rgb
+    from gait_tf.train.trainer import Trainer
 
-    walkers = gt.RGBWalkers(subjects="1-3", conditions="nm-01,cl-01", views="090", image_size=(96, 128),
-                            n_frames=6, out_hw=(64, 44))
+    walkers = rgb.RGBWalkers(subjects="1-3", conditions="nm-01,cl-01", views="090", image_size=(96, 128),
+                             n_frames=6, out_hw=(64, 44))
     cfg = gt.load_rgb_config(raw={
         "model": {"name": "seg3d", "overrides": {"channels": [4, 4, 8], "mask_input": True}},
         "data": {"synthetic": {}, "p": 3, "k": 2, "frames": 4},
         "losses": [{"type": "triplet", "margin": 0.2}, {"type": "ce"}],
-        "optimizer": {"lr": 1e-3}, "schedule": {"type": "constant"}, "train": {"iterations": 2, "log_every": 1}})
-    summary = gt.train_rgb(cfg, tmp_path / "run", walkers=walkers, log=lambda *_: None, run_eagerly=True)
+        "optimizer": {"lr": 1e-3}, "schedule": {"type": "constant"},
+        "train": {"iterations": 2, "log_every": 1, "progress": False}})
+    source = rgb.RGBSource(walkers, p=3, k=2, frames=4)
+    trainer = Trainer(cfg, tmp_path / "run", source=source, log=lambda *_: None)
+    assert source.mask_input  # bound to the model's {"frames", "mask"} input
+    x, y = source.batch(0)
+    assert x["frames"].shape == (6, 4, 64, 44, 3) and x["mask"].shape == (6, 4, 64, 44, 1)
+    assert x["frames"][x["mask"][..., 0] == 0].max() > 0  # unmasked frames: the model masks them
+    summary = trainer.fit()
     assert summary["finished"] and np.isfinite(summary["last_metrics"]["loss"])
     model = keras.saving.load_model(tmp_path / "run/model.keras")
     assert tuple(model.get_layer("bnnecks").kernel.shape) == (31, 8, 3)  # class_num = 3 walkers
-    acc, n = gt.rank1(model, walkers, ["nm-01"])
+    acc, n = rgb.rank1(model, walkers, ["nm-01"])
     assert n == 3 and 0 <= acc <= 1
     # the shipped recipe parses
     assert gt.load_rgb_config(REPO / "training/configs/seg3d_synthetic.yaml")["model"]["name"] == "seg3d"

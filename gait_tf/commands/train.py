@@ -42,8 +42,12 @@ def run(args):
     if args.strategy:
         overrides.append(f"train.strategy={args.strategy}")
     if _input_kind(args.config, overrides) == "rgb_sequence":
-        return _run_rgb(args, overrides)
-    cfg = load_config(args.config, overrides)
+        # RGB models (GaitNet, seg3d): the same trainer; the config may hold a gaitnet: section
+        from gait_tf.train.gaitnet import load_rgb_config
+
+        cfg = load_rgb_config(args.config, overrides)
+    else:
+        cfg = load_config(args.config, overrides)
     if args.print_config:
         print(dump_config(cfg), end="")
         return 0
@@ -75,27 +79,3 @@ def _input_kind(config_path, overrides):
         return models.get_spec(name).input_kind if name else "silhouette"
     except (GaitTFError, AttributeError, TypeError):
         return "silhouette"
-
-
-def _run_rgb(args, overrides):
-    """RGB-sequence models (GaitNet, seg3d) train with their own loop: gait_tf.train.gaitnet."""
-    import json
-    from pathlib import Path
-
-    from gait_tf.errors import ConfigError
-    from gait_tf.train.config import dump_config
-    from gait_tf.train.gaitnet import load_rgb_config, train_rgb
-
-    cfg = load_rgb_config(args.config, overrides)
-    if args.print_config:
-        print(dump_config(cfg), end="")
-        return 0
-    if args.cpu_replicas is not None or args.max_minutes is not None:
-        raise ConfigError("--cpu-replicas / --max-minutes: not supported for RGB-sequence models "
-                          f"({cfg['model']['name']}); use --max-steps")
-    workdir = Path(args.workdir) if args.workdir else Path("runs") / cfg["name"]
-    summary = train_rgb(cfg, workdir, max_steps=args.max_steps)
-    summary.pop("model_object", None)
-    print(json.dumps({k: summary.get(k) for k in ("name", "step", "finished", "steps_per_s", "export")}
-                     | {"loss": summary["last_metrics"].get("loss")}))
-    return 0

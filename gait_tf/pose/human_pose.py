@@ -22,7 +22,7 @@ from keras import layers
 
 from gait_tf.errors import ModelError
 from gait_tf.pose.backbones import BACKBONES, inception_resnet_v2_17x17, mobilenet_v2_17x17
-from gait_tf.pose.layers import GaussianSmoothing
+from gait_tf.pose.layers import GaussianSmoothing, PatchUpsampling
 
 try:  # the synthetic-walker helper defines the canonical list; re-export it
     from gait_tf.synth import JOINT_NAMES  # noqa: F401
@@ -69,7 +69,7 @@ def build_pose_model(backbone="inception_resnet_v2", num_block35=10, num_block17
         x = mobilenet_v2_17x17(inputs, resolution=resolution, aux_channels=aux_channels)
     x = layers.Dropout(dropout, name="AuxiliaryScoring.Dropout")(x)
     features = layers.Conv2D(FEATURES, 1, name="AuxiliaryScoring.Scoring_layer")(x)
-    up = layers.Conv2DTranspose(NUM_JOINTS, 17, strides=17, padding="valid",
+    up = PatchUpsampling(NUM_JOINTS, 17, strides=17, padding="valid",
                                 bias_initializer=keras.initializers.Constant(UPSAMPLING_BIAS_INIT),
                                 name="AuxiliaryScoring.Upsampling_layer")(features)
     logits = GaussianSmoothing(21, 1.0, 0.2, name="Smoothing")(up)

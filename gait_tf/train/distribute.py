@@ -105,7 +105,8 @@ def worker_role(strategy):
 
 
 def distribute_batches(strategy, make_dataset):
-    """Distribute a dataset of global batches ``(x [N, ...], labels [N])``.
+    """Distribute a dataset of global batches ``(x [N, ...], labels [N])`` (``x`` may be a
+    dict of such tensors, e.g. RGB frames and masks).
 
     ``make_dataset()`` must return the same global batches on every worker. With one
     replica the dataset is returned as is. Otherwise each global batch is sorted by
@@ -124,11 +125,13 @@ def distribute_batches(strategy, make_dataset):
 
         def split(x, y):
             order = tf.argsort(y, stable=True)
-            x, y = tf.gather(x, order), tf.gather(y, order)
             n = tf.shape(y)[0] // replicas
-            xs = tf.reshape(x, tf.concat([[replicas, n], tf.shape(x)[1:]], 0))
-            ys = tf.reshape(y, [replicas, n])
-            return xs[first:first + local], ys[first:first + local]
+
+            def cut(t):
+                t = tf.gather(t, order)
+                return tf.reshape(t, tf.concat([[replicas, n], tf.shape(t)[1:]], 0))[first:first + local]
+
+            return tf.nest.map_structure(cut, x), cut(y)
 
         ds = make_dataset().map(split).unbatch()
         options = tf.data.Options()

@@ -103,10 +103,13 @@ class Trainer:
         max_steps: stop after this many steps in *this* process (the run stays resumable;
             used by tests and time-budgeted scripts).
         max_seconds: stop (after checkpointing) when this much wall time has elapsed.
+        max_cpu_seconds: stop (after checkpointing) when this process has used this much CPU
+            time (``time.process_time``: all threads, tf.data included). A CPU budget that
+            does not shrink when other work shares the machine; 1800 = 15 min on 2 cores.
     """
 
     def __init__(self, cfg, workdir, resume=True, strategy=None, source=None, max_steps=None,
-                 max_seconds=None, log=print):
+                 max_seconds=None, max_cpu_seconds=None, log=print):
         import keras
         import tensorflow as tf
 
@@ -121,6 +124,7 @@ class Trainer:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.max_steps = max_steps
         self.max_seconds = max_seconds
+        self.max_cpu_seconds = max_cpu_seconds
         self.log = log
         tcfg = cfg["train"]
         seed = int(cfg["seed"])
@@ -137,25 +141,43 @@ class Trainer:
         if cfg["data"]["p"] % self.replicas:
             raise ConfigError(f"data.p={cfg['data']['p']} must be divisible by the number of "
                               f"replicas ({self.replicas}) so every replica gets whole identities")
-        if source is None:
-            from gait_tf import models
+        from gait_tf import models
 
-            kind = models.get_spec(cfg["model"]["name"]).input_kind
-            if kind != "silhouette":
-                raise ModelError(
-                    f"model {cfg['model']['name']!r} takes {kind!r} input; the generic trainer feeds "
-                    "silhouettes (RGB models: python -m gait_tf.train.gaitnet)")
+        spec = models.get_spec(cfg["model"]["name"])
+        if spec.input_kind not in ("silhouette", "rgb_sequence"):
+            raise ModelError(f"model {spec.name!r} takes {spec.input_kind!r} input; the trainer feeds "
+                             "silhouettes or RGB sequences")
+        # GaitNet computes its own losses from pairs of clips (gait_tf.train.gaitnet)
+        self.model_loss = None
+        if spec.name == "gaitnet":
+            from gait_tf.train.gaitnet import GaitNetLoss
+
+            self.model_loss = GaitNetLoss(cfg.get("gaitnet"))
+        if source is None and spec.input_kind == "rgb_sequence":
+            from gait_tf.train.rgb import RGBSource
+
+            if cfg["data"]["synthetic"] is None:
+                raise ConfigError(f"model {spec.name!r}: RGB models train on the synthetic RGB walkers "
+                                  "only (data.synthetic)")
+            source = RGBSource.from_config(cfg["data"], seed, self.workdir, spec.input_hw,
+                                           kind="pairs" if self.model_loss is not None else "pk")
         self.source = source or build_source(cfg["data"], seed, self.workdir)
-        self.loss_fn = build_loss(cfg["losses"])
+        self.loss_fn = build_loss(cfg["losses"]) if self.model_loss is None else None
 
         with self.strategy.scope():
             self.model = build_model(cfg["model"], self.source.num_classes)
+            if hasattr(self.source, "bind"):
+                self.source.bind(self.model)
             # build the variables with one training-shaped clip
-            dummy = tf.zeros([1, int(cfg["data"]["frames"]), 64, 44, 1], tf.float32)
+            if hasattr(self.source, "example"):
+                dummy = tf.nest.map_structure(tf.constant, self.source.example())
+            else:
+                dummy = tf.zeros([1, int(cfg["data"]["frames"]), 64, 44, 1], tf.float32)
             outputs = self.model(dummy, training=False)
             if not isinstance(outputs, dict):
                 raise ModelError(f"model {cfg['model']['name']!r} must return a dict with 'embeddings'")
-            self.loss_fn.check_outputs(outputs)
+            if self.loss_fn is not None:
+                self.loss_fn.check_outputs(outputs)
             schedule = build_schedule(cfg["schedule"], cfg["optimizer"]["lr"], tcfg["iterations"])
             self.optimizer, self.l2 = build_optimizer(cfg["optimizer"], schedule)
             if self.policy == "mixed_float16":
@@ -189,13 +211,17 @@ class Trainer:
         import tensorflow as tf
 
         model, optimizer, loss_fn, strategy = self.model, self.optimizer, self.loss_fn, self.strategy
+        model_loss = self.model_loss
         replicas = float(self.replicas)
         l2 = float(self.l2)
 
         def replica_step(x, y):
             with tf.GradientTape() as tape:
-                outputs = model(x, training=True)
-                loss, metrics = loss_fn(outputs, y)
+                if model_loss is not None:
+                    loss, metrics = model_loss(model, x, y)
+                else:
+                    outputs = model(x, training=True)
+                    loss, metrics = loss_fn(outputs, y)
                 objective = loss
                 if l2:
                     objective = objective + 0.5 * l2 * tf.add_n(
@@ -253,6 +279,7 @@ class Trainer:
             bar = tqdm(total=total, initial=step, desc=self.cfg["name"], unit="it", file=sys.stderr,
                        dynamic_ncols=True, mininterval=1.0)
         t0 = time.time()
+        c0 = time.process_time()
         t_log, s_log = t0, step
         last = {}
         steps_this_run = 0
@@ -262,7 +289,8 @@ class Trainer:
             step += 1
             steps_this_run += 1
             out_of_budget = (self.max_steps is not None and steps_this_run >= self.max_steps) or (
-                self.max_seconds is not None and time.time() - t0 >= self.max_seconds)
+                self.max_seconds is not None and time.time() - t0 >= self.max_seconds) or (
+                self.max_cpu_seconds is not None and time.process_time() - c0 >= self.max_cpu_seconds)
             if step % tcfg["log_every"] == 0 or step == total or step == 1 or out_of_budget:
                 last = {k: float(v) for k, v in metrics.items()}
                 now = time.time()
@@ -295,6 +323,7 @@ class Trainer:
         if bar is not None:
             bar.close()
         elapsed = time.time() - t0
+        cpu_elapsed = time.process_time() - c0
         export = None
         if step >= total and tcfg["export"]:
             export = self.workdir / "model.keras"
@@ -312,6 +341,7 @@ class Trainer:
             "start_step": self.start_step,
             "steps_this_run": steps_this_run,
             "seconds": elapsed,
+            "cpu_seconds": cpu_elapsed,
             "steps_per_s": steps_this_run / elapsed if elapsed > 0 else None,
             "replicas": self.replicas,
             "precision": self.policy,
