@@ -8,6 +8,11 @@ fraction of this machine's float32 matmul FLOP/s (measured in the same run, same
 settings) that each mode achieves at batch 32.
 
     python benchmarks/models.py [--models gaitset gaitgl] [--json out.json]
+    python benchmarks/models.py --models local3d --disable-grappler remapping   # see below
+
+3D Local CNN's graph modes need ``--disable-grappler remapping``: TensorFlow 2.21's grappler
+remapper (oneDNN Conv3D fusion) drops a convolution's padding in its static batch-1 trace
+(README, "Known issue").
 
 Prints a table; ``--json PATH`` writes all figures (atomically).
 """
@@ -42,6 +47,9 @@ def parse_args(argv=None):
     p.add_argument("--threads", type=int, default=0, help="intra-op threads (0 = TF default, all cores)")
     p.add_argument("--matmul-size", type=int, default=3072)
     p.add_argument("--json", default=None, help="write results as JSON to this path")
+    p.add_argument("--disable-grappler", nargs="*", default=[], metavar="OPTIMIZER",
+                   help="grappler optimizers to switch off (tf.config.optimizer.set_experimental_options), "
+                   "e.g. remapping")
     return p.parse_args(argv)
 
 
@@ -165,6 +173,9 @@ def main(argv=None):
     args = parse_args(argv)
     setup_threads(args.threads)
     import tensorflow as tf
+
+    if args.disable_grappler:
+        tf.config.optimizer.set_experimental_options({opt: False for opt in args.disable_grappler})
 
     from gait_tf import models
 

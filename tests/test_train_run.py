@@ -201,3 +201,15 @@ def test_dataset_source_resumes_at_the_same_batch(tmp_path):
 
     with pytest.raises(ConfigError, match="k="):
         other.dataset(state)
+
+
+def test_cpu_budget_stops_after_checkpointing(tmp_path, tiny_config):
+    """--max-cpu-minutes: the run stops once the process has used that much CPU time, with a
+    checkpoint at the step it reached; the summary reports CPU and wall seconds."""
+    out = subprocess.run(_train_cmd(tiny_config, tmp_path / "run", "--max-cpu-minutes", "0.0001"),
+                         env=_env(), capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    printed = json.loads(out.stdout.strip().splitlines()[-1])
+    assert printed["step"] == 1 and not printed["finished"] and printed["checkpoint"].endswith("-1")
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["stopped_early"] and 0 < summary["cpu_seconds"] and summary["steps_this_run"] == 1

@@ -27,6 +27,9 @@ def register(subparsers):
                    help="stop after N steps in this process (checkpointed; rerun to continue)")
     p.add_argument("--max-minutes", type=float, default=None,
                    help="stop after this wall time (checkpointed; rerun to continue)")
+    p.add_argument("--max-cpu-minutes", type=float, default=None,
+                   help="stop after this much CPU time of the process, all threads (30 = 15 min on 2 "
+                   "cores; checkpointed; rerun to continue)")
     p.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
     p.set_defaults(func=run)
 
@@ -61,7 +64,8 @@ def run(args):
 
     workdir = Path(args.workdir) if args.workdir else Path("runs") / cfg["name"]
     summary = train(cfg, workdir, resume=args.resume, max_steps=args.max_steps,
-                    max_seconds=None if args.max_minutes is None else args.max_minutes * 60)
+                    max_seconds=None if args.max_minutes is None else args.max_minutes * 60,
+                    max_cpu_seconds=None if args.max_cpu_minutes is None else args.max_cpu_minutes * 60)
     print(json.dumps({k: summary[k] for k in ("name", "step", "finished", "steps_per_s", "checkpoint",
                                               "export")} | {"loss": summary["last_metrics"].get("loss")}))
     return 0
