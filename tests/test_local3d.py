@@ -86,6 +86,10 @@ def test_preset_parameter_count_and_outputs():
         assert np.isfinite(np.asarray(out["embeddings"])).all()
     with pytest.raises(ModelError, match="sampler"):
         models.create("local3d", sampler="bicubic", **TINY)
+    with pytest.raises(ModelError, match="backbone 'resnet'"):
+        models.create("local3d", backbone="resnet", **TINY)
+    with pytest.raises(ModelError, match="'trilinear' has no inverse"):
+        models.create("local3d", sampler="trilinear", inverse=True, **TINY)
 
 
 def test_reference_parameter_count():
@@ -127,13 +131,16 @@ def _compare(ref, model, frames, b=1, seed=0):
     return diffs, scales, pdiffs
 
 
-@pytest.mark.parametrize("sampler,frames,batch", [("mix", (1, 2, 7), 1), ("mix", (6,), 2), ("trilinear", (5,), 1),
-                                                  ("gaussian", (5,), 1)])
-def test_checkpoint_conversion_parity(sampler, frames, batch, tmp_path):
+@pytest.mark.parametrize("sampler,frames,batch,backbone,inverse", [
+    ("mix", (1, 2, 7), 1, "basic", False), ("mix", (6,), 2, "basic", False), ("trilinear", (5,), 1, "basic", False),
+    ("gaussian", (5,), 1, "basic", False), ("mix", (3, 6), 2, "fconv", False), ("mix", (4,), 2, "basic", True),
+    ("gaussian", (4,), 1, "fconv", True)])
+def test_checkpoint_conversion_parity(sampler, frames, batch, backbone, inverse, tmp_path):
+    """Official variants: samplers, the ``fconv`` backbone and the ``inverse`` projection."""
     torch = pytest.importorskip("torch")
     from gait_tf.convert import convert_checkpoint
 
-    cfg = dict(TINY, sampler=sampler)
+    cfg = dict(TINY, sampler=sampler, backbone=backbone, inverse=inverse)
     ref = _reference(cfg)
     ckpt = tmp_path / "local3d.pt"
     torch.save({"model": ref.state_dict(), "iteration": 1}, str(ckpt))

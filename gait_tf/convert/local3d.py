@@ -1,6 +1,7 @@
 """Official 3D Local CNN state_dict -> :func:`gait_tf.models.local3d.local3d` layers.
 
-``backbone.layer{i}.conv.weight`` -> ``backbone_layer{i}``;
+``backbone.layer{i}.conv.weight`` -> ``backbone_layer{i}`` (``backbone.layer{i}.conv.conv.weight``
+for the ``fconv`` backbone, whose ``FConv`` wraps a ``BasicConv2d``);
 ``local.{part}.localization.convs.{0,4,7}.*`` (BatchNorm3d) -> ``{part}_loc_bn{0,4,7}``,
 ``local.{part}.localization.convs.{3,6,10}.weight`` -> ``{part}_loc_conv{3,6,10}``,
 ``local.{part}.localization.fc.0.{weight,bias}`` -> ``{part}_loc_fc`` (the input index
@@ -13,6 +14,7 @@
 ``hpm.fc.weight`` (grouped 1x1 ``Conv2d`` ``[P*D, C, 1, 1]``) -> ``hpm`` ``[P, C, D]``.
 """
 from gait_tf.convert.common import Entry, bn_entries, conv_entry
+from gait_tf.models.blocks import FocalConv2D
 from gait_tf.models.local3d_ops import PART_NAMES
 
 
@@ -49,7 +51,9 @@ def _loc_fc(arrays):
 
 def plan(model):
     g = model.get_layer
-    entries = [conv_entry(f"backbone.layer{i}.conv.weight", g(f"backbone_layer{i}")) for i in range(1, 7)]
+    fconv = isinstance(g("backbone_layer1"), FocalConv2D)
+    key = "backbone.layer{}.conv.conv.weight" if fconv else "backbone.layer{}.conv.weight"
+    entries = [conv_entry(key.format(i), g(f"backbone_layer{i}")) for i in range(1, 7)]
     for part in PART_NAMES:
         tp = f"local.{part}"
         for i in (0, 4, 7):

@@ -41,6 +41,12 @@ PRESETS = {
 }
 
 
+#: backbone variants of the official ``LocalCNN3D._backbones``
+BACKBONES = ("basic", "fconv")
+#: ``fconv``: strips per layer 1, 1, 4, 4, 8, 8 as ``2**halving``
+FCONV_HALVING = (0, 0, 2, 2, 3, 3)
+
+
 @_serializable
 class LocalVolumeSampler(keras.layers.Layer):
     """``(x [B, T, H, W, C], params [B, 7]) -> [B, T, out_h, out_w, C]`` for one body part.
@@ -50,18 +56,21 @@ class LocalVolumeSampler(keras.layers.Layer):
     ``"gaussian"``. See :func:`gait_tf.models.local3d_ops.sample_volume`. No weights.
     """
 
-    def __init__(self, part, mode="mix", **kwargs):
+    def __init__(self, part, mode="mix", inverse=False, **kwargs):
         super().__init__(**kwargs)
         if part not in PART_PRIORS:
             raise ModelError(f"unknown body part {part!r}; known: {', '.join(PART_NAMES)}")
         if mode not in SAMPLERS:
             raise ModelError(f"unknown local-volume sampler {mode!r}; known: {', '.join(SAMPLERS)}")
+        if inverse and mode == "trilinear":
+            raise ModelError("local-volume sampler 'trilinear' has no inverse projection; use 'mix' or 'gaussian'")
         self.part = part
         self.mode = mode
+        self.inverse = bool(inverse)
 
     def call(self, inputs):
         x, params = inputs
-        return sample_volume(x, params, PART_PRIORS[self.part], self.mode)
+        return sample_volume(x, params, PART_PRIORS[self.part], self.mode, self.inverse)
 
     def compute_output_shape(self, input_shapes):
         x = input_shapes[0]
@@ -69,7 +78,7 @@ class LocalVolumeSampler(keras.layers.Layer):
         return (x[0], x[1], prior.out_h, prior.out_w, x[4])
 
     def get_config(self):
-        return {**super().get_config(), "part": self.part, "mode": self.mode}
+        return {**super().get_config(), "part": self.part, "mode": self.mode, "inverse": self.inverse}
 
 
 @_serializable
@@ -223,23 +232,36 @@ def local3d(
     squeeze=4,
     input_hw=(64, 44),
     return_params=False,
+    backbone="basic",
+    inverse=False,
     name="local3d",
 ):
     """3D Local CNN. ``channels``: backbone widths (layers 1-2, 3-4, 5-6); the localization
     networks use ``channels[2] // 2`` channels; ``local_channels``: width of each part's 3D
     convolutions; ``out_features``: embedding size; ``sampler``: ``"mix"`` | ``"trilinear"`` |
-    ``"gaussian"``. ``return_params=True`` adds ``"local_params"`` ``[B, 6, 7]`` (the raw
+    ``"gaussian"``; ``backbone``: ``"basic"`` (official default: plain convolutions + leaky
+    ReLU) or ``"fconv"`` (official ``FBackbone``: focal convolutions over 1, 1, 4, 4, 8, 8
+    horizontal strips, each followed by two leaky ReLUs as in the official ``FConv``; same
+    weights); ``inverse``: the official samplers' ``inverse`` option (each part's glimpse is
+    projected back onto the 16 x 11 grid; ``"mix"`` / ``"gaussian"`` only). ``return_params=True`` adds ``"local_params"`` ``[B, 6, 7]`` (the raw
     localisation outputs, parts in :data:`PART_NAMES` order) to the outputs (for plotting).
     """
     c1, c2, c3 = (int(v) for v in channels)
     h, w = (int(v) for v in input_hw)
     if sampler not in SAMPLERS:
         raise ModelError(f"unknown local-volume sampler {sampler!r}; known: {', '.join(SAMPLERS)}")
+    if backbone not in BACKBONES:
+        raise ModelError(f"unknown 3D Local CNN backbone {backbone!r}; known: {', '.join(BACKBONES)}")
     inp = keras.Input(shape=(None, h, w, 1), name="silhouettes")
     x = blocks.RepeatShortSequence(2, name="repeat_short")(inp)
     z = blocks.FoldFrames(name="fold")(x)
     for i, (f, k) in enumerate(((c1, 5), (c1, 3), (c2, 3), (c2, 3), (c3, 3), (c3, 3)), start=1):
-        z = blocks.leaky_relu(f"backbone_act{i}")(_conv2d(f, k, f"backbone_layer{i}")(z))
+        if backbone == "fconv":
+            halving = FCONV_HALVING[i - 1]
+            z = blocks.FocalConv2D(f, k, halving, name=f"backbone_layer{i}")(z)
+            z = blocks.leaky_relu(f"backbone_act{i}b")(blocks.leaky_relu(f"backbone_act{i}")(z))
+        else:
+            z = blocks.leaky_relu(f"backbone_act{i}")(_conv2d(f, k, f"backbone_layer{i}")(z))
         if i == 2:
             z = keras.layers.MaxPooling2D(2, name="backbone_pool2")(z)
         elif i == 4:
@@ -253,7 +275,7 @@ def local3d(
         loc = _localization(param_x, part, c3 // 2)
         params.append(loc)
         # sampling maths in float32 also under mixed precision (exp / normalisation)
-        v = LocalVolumeSampler(part, sampler, name=f"{part}_sampler", dtype="float32")([feat4, loc])
+        v = LocalVolumeSampler(part, sampler, inverse, name=f"{part}_sampler", dtype="float32")([feat4, loc])
         v = keras.layers.Conv3D(local_channels, 3, padding="same", use_bias=False, name=f"{part}_conv1")(v)
         v = keras.layers.ReLU(name=f"{part}_relu1")(v)
         v = keras.layers.Conv3D(local_channels, 3, padding="same", use_bias=False, name=f"{part}_conv2")(v)

@@ -137,11 +137,21 @@ def locate(params, prior: PartPrior, t, h, w, mode="mix"):
     return mu_t, mu_y, mu_x, sigma2, gamma
 
 
-def sample_volume(x, params, prior: PartPrior, mode="mix"):
+def sample_volume(x, params, prior: PartPrior, mode="mix", inverse=False):
     """Sample the local volume of one part: ``x`` [B, T, H, W, C], ``params`` [B, 7] ->
-    ``[B, T, out_h, out_w, C]`` (see the module docstring)."""
+    ``[B, T, out_h, out_w, C]`` (see the module docstring).
+
+    ``inverse=True`` (the official samplers' ``inverse`` option, ``"mix"`` and ``"gaussian"``):
+    the sampled glimpse is projected back onto the input grid with the transposed kernels
+    (``Fy^T G Fx`` in space; also ``Ft^T`` in time for ``"gaussian"``), so the part's volume
+    keeps its place in the ``H x W`` map and is zero-ish elsewhere; needs
+    ``(out_h, out_w) == (H, W)`` (true for every prior at 64 x 44 input).
+    """
     if mode not in SAMPLERS:
         raise ModelError(f"unknown local-volume sampler {mode!r}; known: {', '.join(SAMPLERS)}")
+    if inverse and mode == "trilinear":
+        raise ModelError("local-volume sampler 'trilinear' has no inverse projection (the official code "
+                         "has none); use 'mix' or 'gaussian'")
     h, w = int(x.shape[2]), int(x.shape[3])
     t = ops.shape(x)[1]
     mu_t, mu_y, mu_x, sigma2, gamma = locate(params, prior, t, h, w, mode)
@@ -154,9 +164,19 @@ def sample_volume(x, params, prior: PartPrior, mode="mix"):
     z = ops.einsum("bjw,bthwc->bthjc", wx, x)
     z = ops.einsum("bih,bthjc->btijc", wy, z)
     z = ops.einsum("bkt,btijc->bkijc", wt, z)
+    rows = prior.glimpse_h
+    if inverse:
+        if (prior.out_h, prior.out_w) != (h, w):
+            raise ModelError(f"inverse sampling needs the output size {(prior.out_h, prior.out_w)} to equal "
+                             f"the feature map's {(h, w)}")
+        z = ops.einsum("bjw,bkijc->bkiwc", wx, z)
+        z = ops.einsum("bih,bkiwc->bkhwc", wy, z)
+        if mode == "gaussian":
+            z = ops.einsum("bkt,bkhwc->bthwc", wt, z)
+        rows = h
     z = z * gamma[:, None, None, None, None]
-    top = (prior.out_h - prior.glimpse_h) // 2
-    bottom = prior.out_h - prior.glimpse_h - top
+    top = (prior.out_h - rows) // 2
+    bottom = prior.out_h - rows - top
     if top or bottom:
         z = ops.pad(z, ((0, 0), (0, 0), (top, bottom), (0, 0), (0, 0)))
     # einsum loses the static channel count in graph mode; restore it (convolutions need it)

@@ -1,7 +1,8 @@
 """PyTorch reference of the 3D Local CNN with the official parameter names.
 
 Re-implemented from aliyun/3D-Local-CNN-for-Gait-Recognition (``models/localcnn3d.py``,
-``localization.py``, ``sample.py``, ``utils.py``; defaults ``backbone='basic'``,
+``localization.py``, ``sample.py``, ``utils.py``; defaults ``backbone='basic'`` (and
+``backbone='fconv'``),
 ``locator='3d'``, ``extractor='c3d'``, ``sampler='mix'``) for the parity tests of
 :mod:`gait_tf.convert.local3d`. Sampling uses ``F.grid_sample`` exactly as the official
 samplers do (incl. the doubled ``tanh`` and the width-1 temporal grid of ``MixSample``).
@@ -57,6 +58,34 @@ class Backbone(nn.Module):
         return out4, self.layer6(self.layer5(out4))
 
 
+class FConv(nn.Module):
+    """Official ``utils.FConv``: ``BasicConv2d`` (conv + leaky ReLU) on each of ``p`` horizontal
+    stripes (own zero padding), stripes re-assembled, then a second leaky ReLU."""
+
+    def __init__(self, cin, cout, k, padding, p=1):
+        super().__init__()
+        self.conv = BasicConv2d(cin, cout, k, padding)
+        self.p = p
+
+    def forward(self, x):
+        stripes = torch.cat(torch.chunk(x, self.p, dim=2), dim=0)
+        out = F.leaky_relu(self.conv(stripes))
+        return torch.cat(torch.chunk(out, self.p, dim=0), dim=2)
+
+
+class FBackbone(Backbone):
+    """Official ``FBackbone`` (``backbone='fconv'``): focal convolutions with 1, 1, 4, 4, 8, 8 stripes."""
+
+    def __init__(self, c=(32, 64, 128)):
+        super().__init__(c)
+        self.layer1 = FConv(1, c[0], 5, 2, p=1)
+        self.layer2 = FConv(c[0], c[0], 3, 1, p=1)
+        self.layer3 = FConv(c[0], c[1], 3, 1, p=4)
+        self.layer4 = FConv(c[1], c[1], 3, 1, p=4)
+        self.layer5 = FConv(c[1], c[2], 3, 1, p=8)
+        self.layer6 = FConv(c[2], c[2], 3, 1, p=8)
+
+
 class Localization3D(nn.Module):
     def __init__(self, cin, cout, num_params=7):
         super().__init__()
@@ -76,8 +105,9 @@ class Localization3D(nn.Module):
 
 
 class Sampler(nn.Module):
-    def __init__(self, part, mode="mix"):
+    def __init__(self, part, mode="mix", inverse=False):
         super().__init__()
+        self.inverse = inverse
         self.in_h, self.in_w, self.out_h, self.out_w = IN_OUT_HW[part]
         (self.dt_offset, self.dx_offset, self.dy_offset, _, self.sigma_offset,
          self.delta_t_offset, self.delta_offset) = OFFSETS[part]
@@ -119,10 +149,14 @@ class Sampler(nn.Module):
             return self._pad(out)
         Fx, Fy = self._gauss(mu_x, W, sigma2), self._gauss(mu_y, H, sigma2)
         g = torch.matmul(Fy[:, None, None], torch.matmul(x, Fx.transpose(1, 2)[:, None, None]))
+        if self.inverse:  # official `inverse=True`: project the glimpse back onto the H x W grid
+            g = torch.matmul(Fy.transpose(1, 2)[:, None, None], torch.matmul(g, Fx[:, None, None]))
         if self.mode == "gaussian":
             mu_t = dt + (torch.arange(T).view(1, -1).float() - T / 2.0) * delta_t
             Ft = self._gauss(mu_t, T, sigma2)
-            g = torch.matmul(Ft[:, None], g.reshape(N, C, T, -1)).view(N, C, T, oh, self.out_w)
+            g = torch.matmul(Ft[:, None], g.reshape(N, C, T, -1)).view(N, C, T, *g.shape[3:])
+            if self.inverse:
+                g = torch.matmul(Ft.transpose(1, 2)[:, None], g.reshape(N, C, T, -1)).view(N, C, T, *g.shape[3:])
             return self._pad(g * gamma.view(-1, 1, 1, 1, 1))
         # MixSample: pad, then linear interpolation in time through a width-1 grid_sample
         g = self._pad(g)
@@ -149,11 +183,11 @@ class C3DBlock(nn.Module):
 
 
 class LocalBranch(nn.Module):
-    def __init__(self, part, param_channels, in_channels, out_channels, sampler):
+    def __init__(self, part, param_channels, in_channels, out_channels, sampler, inverse=False):
         super().__init__()
         self.localization = Localization3D(param_channels, param_channels // 2, 7)
         self.feature_extraction = C3DBlock(in_channels, out_channels)
-        self.sampler = Sampler(part, sampler)
+        self.sampler = Sampler(part, sampler, inverse)
 
     def forward(self, x, param_x):
         loc = self.localization(param_x)
@@ -162,10 +196,10 @@ class LocalBranch(nn.Module):
 
 
 class LocalBlock3D(nn.Module):
-    def __init__(self, param_channels, in_channels, local_channels, out_channels, sampler):
+    def __init__(self, param_channels, in_channels, local_channels, out_channels, sampler, inverse=False):
         super().__init__()
         for part in PARTS:
-            setattr(self, part, LocalBranch(part, param_channels, in_channels, local_channels, sampler))
+            setattr(self, part, LocalBranch(part, param_channels, in_channels, local_channels, sampler, inverse))
         self.feature_fusion = nn.Sequential(
             nn.Conv3d(local_channels * 6 + out_channels, out_channels, 1, bias=False), nn.ReLU())
 
@@ -212,12 +246,12 @@ class SeparateFc(nn.Module):
 
 class LocalCNN3D(nn.Module):
     def __init__(self, channels=(32, 64, 128), local_channels=64, out_features=256, sampler="mix",
-                 bin_num=16, squeeze=4):
+                 bin_num=16, squeeze=4, backbone="basic", inverse=False):
         super().__init__()
         c = channels
         self.bin_num = bin_num
-        self.backbone = Backbone(c)
-        self.local = LocalBlock3D(c[2], c[1], local_channels, c[2], sampler)
+        self.backbone = {"basic": Backbone, "fconv": FBackbone}[backbone](c)
+        self.local = LocalBlock3D(c[2], c[1], local_channels, c[2], sampler, inverse)
         self.temporal_pool = MCM(c[2], bin_num, squeeze)
         self.hpm = SeparateFc(bin_num, c[2], out_features)
 
