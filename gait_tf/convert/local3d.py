@@ -10,7 +10,8 @@ for the ``fconv`` backbone, whose ``FConv`` wraps a ``BasicConv2d``);
 ``local.{part}.feature_extraction.conv{1,2}.weight`` -> ``{part}_conv{1,2}``;
 ``local.feature_fusion.0.weight`` -> ``fusion``;
 ``temporal_pool.layer{1,2}.conv{1,2}.{weight,bias}`` (grouped ``Conv1d``, one group per strip)
--> ``temporal_pool.mtb{1,2}_{a,b}`` ``[P, k, Cin, Cout]`` / ``*_bias`` ``[P, Cout]``;
+-> ``temporal_pool.conv3x{1,3}_{a,b}`` ``[P, k, Cin, Cout]`` / ``*_bias`` ``[P, Cout]``
+(``layer1`` is the k=3 template builder ``3x1``, ``layer2`` the k=5 one ``3x3``);
 ``hpm.fc.weight`` (grouped 1x1 ``Conv2d`` ``[P*D, C, 1, 1]``) -> ``hpm`` ``[P, C, D]``.
 """
 from gait_tf.convert.common import Entry, bn_entries, conv_entry
@@ -71,7 +72,7 @@ def plan(model):
     for layer in (1, 2):
         for conv, sub in ((1, "a"), (2, "b")):
             key = f"temporal_pool.layer{layer}.conv{conv}"
-            name = f"mtb{layer}_{sub}"
+            name = f"conv{('3x1', '3x3')[layer - 1]}_{sub}"
             entries.append(Entry([f"{key}.weight"], getattr(mcm, name), _grouped_conv1d(mcm.parts_num)))
             entries.append(Entry([f"{key}.bias"], getattr(mcm, f"{name}_bias"), _grouped_bias(mcm.parts_num)))
     hpm = g("hpm")

@@ -541,30 +541,43 @@ def partwise_conv1d(x, kernel):
 
 @_serializable
 class TemporalFeatureAggregator(keras.layers.Layer):
-    """GaitPart's micro-motion capture module (TFA): ``[B, T, P, C] -> [B, P, C]``.
+    """GaitPart's micro-motion capture module (TFA / MCM): ``[B, T, P, C] -> [B, P, C]``.
 
     Two micro-motion template builders (MTB) per part: template
     ``avgpool_k(x) + maxpool_k(x)`` over time (k = 3 and 5, stride 1, 'same'; the average
     counts padded zeros like PyTorch's ``AvgPool1d``, the max ignores padding) weighted by
-    ``sigmoid(conv1d(leaky(conv1d(x))))`` with per-part weights; the two are summed and
+    ``sigmoid(conv1d_b(act(conv1d_a(x))))`` with per-part weights; the two are summed and
     max-pooled over T. Weights ``conv3x1_a`` [P, 3, C, C/s], ``conv3x1_b`` [P, 1, C/s, C],
-    ``conv3x3_a`` [P, 3, C, C/s], ``conv3x3_b`` [P, 3, C/s, C] (``s = squeeze``).
+    ``conv3x3_a`` [P, 3, C, C/s], ``conv3x3_b`` [P, 3, C/s, C] (``s = squeeze``), each
+    followed by its ``*_bias`` [P, Cout] when ``use_bias``.
+
+    GaitPart (OpenGait): ``use_bias=False``, ``activation="leaky_relu"`` (slope 0.01).
+    3D Local CNN's official ``utils.MCM``: ``use_bias=True``, ``activation="relu"``.
     """
 
-    def __init__(self, parts_num, in_channels, squeeze=4, **kwargs):
+    ACTIVATIONS = ("leaky_relu", "relu")
+
+    def __init__(self, parts_num, in_channels, squeeze=4, use_bias=False, activation="leaky_relu", **kwargs):
         super().__init__(**kwargs)
+        if activation not in self.ACTIVATIONS:
+            raise ValueError(f"TemporalFeatureAggregator {self.name}: activation {activation!r} not in "
+                             f"{self.ACTIVATIONS}")
         self.parts_num = int(parts_num)
         self.in_channels = int(in_channels)
         self.squeeze = int(squeeze)
+        self.use_bias = bool(use_bias)
+        self.activation = activation
 
     def build(self, input_shape):
         p, c = self.parts_num, self.in_channels
         hid = c // self.squeeze
-        init = "glorot_uniform"
-        self.conv3x1_a = self.add_weight(name="conv3x1_a", shape=(p, 3, c, hid), initializer=init)
-        self.conv3x1_b = self.add_weight(name="conv3x1_b", shape=(p, 1, hid, c), initializer=init)
-        self.conv3x3_a = self.add_weight(name="conv3x3_a", shape=(p, 3, c, hid), initializer=init)
-        self.conv3x3_b = self.add_weight(name="conv3x3_b", shape=(p, 3, hid, c), initializer=init)
+        shapes = {"conv3x1_a": (p, 3, c, hid), "conv3x1_b": (p, 1, hid, c),
+                  "conv3x3_a": (p, 3, c, hid), "conv3x3_b": (p, 3, hid, c)}
+        for name, shape in shapes.items():
+            setattr(self, name, self.add_weight(name=name, shape=shape, initializer="glorot_uniform"))
+            if self.use_bias:
+                setattr(self, f"{name}_bias",
+                        self.add_weight(name=f"{name}_bias", shape=(p, shape[-1]), initializer="zeros"))
 
     @staticmethod
     def _template(x, k):
@@ -575,13 +588,17 @@ class TemporalFeatureAggregator(keras.layers.Layer):
             mx = ops.maximum(mx, w)
         return avg + mx
 
-    def _mtb(self, x, wa, wb, k):
-        logits = partwise_conv1d(ops.leaky_relu(partwise_conv1d(x, wa), negative_slope=LEAKY_SLOPE), wb)
-        return self._template(x, k) * ops.sigmoid(logits)
+    def _conv(self, x, name):
+        y = partwise_conv1d(x, getattr(self, name))
+        return y + getattr(self, f"{name}_bias") if self.use_bias else y
+
+    def _mtb(self, x, mtb, k):
+        a = self._conv(x, f"conv{mtb}_a")
+        a = ops.relu(a) if self.activation == "relu" else ops.leaky_relu(a, negative_slope=LEAKY_SLOPE)
+        return self._template(x, k) * ops.sigmoid(self._conv(a, f"conv{mtb}_b"))
 
     def call(self, x):
-        f = self._mtb(x, self.conv3x1_a, self.conv3x1_b, 3) + self._mtb(x, self.conv3x3_a, self.conv3x3_b, 5)
-        return ops.max(f, axis=1)
+        return ops.max(self._mtb(x, "3x1", 3) + self._mtb(x, "3x3", 5), axis=1)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], input_shape[2], input_shape[3])
@@ -592,6 +609,8 @@ class TemporalFeatureAggregator(keras.layers.Layer):
             "parts_num": self.parts_num,
             "in_channels": self.in_channels,
             "squeeze": self.squeeze,
+            "use_bias": self.use_bias,
+            "activation": self.activation,
         }
 
 

@@ -19,7 +19,8 @@ Pipeline (channels-last):
    convolutions + ReLU (``local_channels``);
 3. a 1x1x1 fusion convolution + ReLU of ``[feat6, head, torso, armL, armR, legL, legR]``;
 4. the temporal aggregation head: horizontal pooling into 16 strips (mean + max),
-   :class:`MicroMotionCapture` (GaitPart's MCM with biases and ReLU) and a separate FC
+   :class:`~gait_tf.models.blocks.TemporalFeatureAggregator` (GaitPart's MCM, here with
+   biases and ReLU as the official ``utils.MCM``) and a separate FC
    per strip.
 """
 from __future__ import annotations
@@ -125,68 +126,6 @@ class StackParts(keras.layers.Layer):
         return (input_shapes[0][0], len(input_shapes)) + tuple(input_shapes[0][1:])
 
 
-def _shifted(x, k, pad_value):
-    r = k // 2
-    xp = ops.pad(x, ((0, 0), (r, r), (0, 0), (0, 0)), constant_values=pad_value)
-    t = ops.shape(x)[1]
-    return [xp[:, i : i + t] for i in range(k)]
-
-
-@_serializable
-class MicroMotionCapture(keras.layers.Layer):
-    """The official MCM: ``[B, T, P, C] -> [B, P, C]``.
-
-    Two micro-motion template builders per part: ``(avgpool_k + maxpool_k)(x)`` over time
-    (k = 3 and 5, stride 1, 'same'; the average counts padded zeros, PyTorch's default) times
-    ``sigmoid(conv_b(relu(conv_a(x))))``; summed, then max over T. Per-part temporal
-    convolutions *with* bias: ``mtb1_a`` [P, 3, C, C/s] (+ ``mtb1_a_bias`` [P, C/s]),
-    ``mtb1_b`` [P, 1, C/s, C], ``mtb2_a`` [P, 3, C, C/s], ``mtb2_b`` [P, 3, C/s, C]
-    (``s = squeeze``; biases ``*_bias``).
-    """
-
-    def __init__(self, parts_num, in_channels, squeeze=4, **kwargs):
-        super().__init__(**kwargs)
-        self.parts_num = int(parts_num)
-        self.in_channels = int(in_channels)
-        self.squeeze = int(squeeze)
-
-    def build(self, input_shape):
-        p, c = self.parts_num, self.in_channels
-        hid = c // self.squeeze
-        shapes = {"mtb1_a": (p, 3, c, hid), "mtb1_b": (p, 1, hid, c), "mtb2_a": (p, 3, c, hid), "mtb2_b": (p, 3, hid, c)}
-        for name, shape in shapes.items():
-            setattr(self, name, self.add_weight(name=name, shape=shape, initializer="glorot_uniform"))
-            setattr(self, f"{name}_bias", self.add_weight(name=f"{name}_bias", shape=(p, shape[-1]), initializer="zeros"))
-
-    @staticmethod
-    def _template(x, k):
-        avg = sum(_shifted(x, k, 0.0)) / float(k)
-        wins = _shifted(x, k, float("-inf"))
-        mx = wins[0]
-        for w in wins[1:]:
-            mx = ops.maximum(mx, w)
-        return avg + mx
-
-    def _mtb(self, x, name, k):
-        a = blocks.partwise_conv1d(x, getattr(self, f"{name}_a")) + getattr(self, f"{name}_a_bias")
-        b = blocks.partwise_conv1d(ops.relu(a), getattr(self, f"{name}_b")) + getattr(self, f"{name}_b_bias")
-        return self._template(x, k) * ops.sigmoid(b)
-
-    def call(self, x):
-        return ops.max(self._mtb(x, "mtb1", 3) + self._mtb(x, "mtb2", 5), axis=1)
-
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0], input_shape[2], input_shape[3])
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "parts_num": self.parts_num,
-            "in_channels": self.in_channels,
-            "squeeze": self.squeeze,
-        }
-
-
 def _bn(name):
     return blocks.batch_norm(name)
 
@@ -284,7 +223,9 @@ def local3d(
     g = keras.layers.Conv3D(c3, 1, use_bias=False, name="fusion")(g)
     g = keras.layers.ReLU(name="fusion_relu")(g)
     g = blocks.HorizontalPoolingPyramid((int(bin_num),), name="spatial_pool")(g)  # [B, T, P, c3]
-    g = MicroMotionCapture(int(bin_num), c3, squeeze, name="temporal_pool")(g)  # [B, P, c3]
+    # the official MCM: GaitPart's TFA with conv biases and ReLU
+    g = blocks.TemporalFeatureAggregator(int(bin_num), c3, squeeze, use_bias=True, activation="relu",
+                                         name="temporal_pool")(g)  # [B, P, c3]
     emb = blocks.SeparateFCs(int(bin_num), c3, int(out_features), name="hpm")(g)
     outputs = {"embeddings": emb}
     if return_params:
@@ -298,6 +239,5 @@ __all__ = [
     "AdaptiveMaxPool3D",
     "StopGradient",
     "StackParts",
-    "MicroMotionCapture",
     "local3d",
 ]
