@@ -6,6 +6,11 @@ Examples::
     gait-tf evaluate --model runs/gaitset.keras --data data/casia_b_pkl --protocol casia_b \\
         --partition LT --out reports/gaitset
     gait-tf evaluate --embeddings emb.npz --protocol casia_b_mAP --out reports/x
+    gait-tf evaluate --model runs/gaitnet/model.keras --synthetic-rgb 75-90 --out reports/gaitnet
+
+``--synthetic-rgb SUBJECTS`` evaluates an RGB-sequence model (GaitNet, seg3d) on synthetic RGB
+walkers of those subjects (every condition, ``--synthetic-views``; person-centred crops over
+a moving textured background, as the RGB models train), with the same protocols.
 
 ``--out`` receives ``report.md``, ``report.json``, PNG plots and (with a model)
 ``embeddings.npz``. The embeddings file holds ``embeddings`` [N, P, D] (or [N, D]) and string
@@ -28,7 +33,13 @@ def register(subparsers):
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--model", metavar="M.keras", help="a saved Keras model (output dict with 'embeddings')")
     src.add_argument("--embeddings", metavar="FILE.npz", help="precomputed embeddings instead of a model")
-    p.add_argument("--data", metavar="ROOT", help="dataset root (required with --model)")
+    p.add_argument("--data", metavar="ROOT", help="dataset root (with --model, unless --synthetic-rgb)")
+    p.add_argument("--synthetic-rgb", metavar="SUBJECTS", default=None,
+                   help="RGB models: evaluate on synthetic RGB walkers of these subjects (e.g. 75-90)")
+    p.add_argument("--synthetic-views", default="all", help="views of --synthetic-rgb (default all 11)")
+    p.add_argument("--synthetic-frames", type=int, default=30, help="frames per --synthetic-rgb sequence")
+    p.add_argument("--synthetic-cache", default=None, metavar="DIR",
+                   help="cache the rendered --synthetic-rgb walkers here (.npz)")
     p.add_argument("--layout", default="auto", choices=["auto", "opengait", "casia_b", "oumvlp"],
                    help="dataset layout (default: detect)")
     p.add_argument("--partition", default=None,
@@ -48,8 +59,12 @@ def _embeddings_from_model(args):
     from gait_tf.errors import ConfigError, DataError
     from gait_tf.evaluation.embed import embed_dataset, load_model
 
+    if args.synthetic_rgb:
+        if args.data or args.partition:
+            raise ConfigError("--synthetic-rgb renders its own test set; drop --data/--partition")
+        return _embeddings_from_rgb_walkers(args, load_model(args.model))
     if not args.data:
-        raise ConfigError("--data ROOT is required with --model")
+        raise ConfigError("--data ROOT is required with --model (or --synthetic-rgb SUBJECTS for RGB models)")
     ds = load_dataset(args.data, layout=args.layout)
     records = ds.records
     if args.partition:
@@ -59,6 +74,36 @@ def _embeddings_from_model(args):
             raise DataError(f"{args.data}: no sequence of the test subjects of partition {args.partition!r}")
     model = load_model(args.model)
     return embed_dataset(model, ds, records, progress=not args.quiet)
+
+
+def _rgb_input_hw(model, path):
+    """``(h, w)`` of an RGB-sequence model's frames; ModelError for other models."""
+    from gait_tf.errors import ModelError
+
+    hw = getattr(model, "input_hw", None)
+    channels = getattr(model, "channels", None)
+    if hw is None:
+        try:
+            inp = model.input
+        except (AttributeError, ValueError):
+            inp = None
+        inp = inp.get("frames") if isinstance(inp, dict) else inp
+        if inp is None or len(inp.shape) != 5:
+            raise ModelError(f"{path}: --synthetic-rgb needs a sequence model with [B, T, H, W, 3] frames")
+        hw, channels = tuple(inp.shape[2:4]), inp.shape[-1]
+    if channels is not None and int(channels) != 3:
+        raise ModelError(f"{path}: --synthetic-rgb is for RGB-sequence models (GaitNet, seg3d); this model "
+                         f"takes {channels}-channel frames (use --data)")
+    return tuple(int(v) for v in hw)
+
+
+def _embeddings_from_rgb_walkers(args, model):
+    from gait_tf.train.rgb import RGBWalkers, walker_embeddings
+
+    walkers = RGBWalkers(subjects=args.synthetic_rgb, conditions="all", views=args.synthetic_views,
+                         n_frames=args.synthetic_frames, background="moving",
+                         out_hw=_rgb_input_hw(model, args.model), cache_dir=args.synthetic_cache)
+    return walker_embeddings(model, walkers)
 
 
 def run(args):
@@ -75,8 +120,11 @@ def run(args):
             raise ConfigError("--data/--partition are for --model; --embeddings already holds the sequences")
         data = load_embeddings(args.embeddings)
         source = str(args.embeddings)
+    kwargs = {}
+    if args.protocol.startswith("casia_b") and args.model and args.synthetic_rgb:
+        kwargs["view_list"] = sorted(set(data["views"]))  # the rendered views (default: all 11)
     result = evaluate(args.protocol, data["embeddings"], data["subjects"], data["conditions"], data["views"],
-                      metric=args.metric)
+                      metric=args.metric, **kwargs)
     result["source"] = source
     result["num_sequences"] = int(len(data["embeddings"]))
     result["embedding_shape"] = list(data["embeddings"].shape[1:])
