@@ -18,9 +18,9 @@ probe x gallery views excluding identical views). The GEI baseline is evaluated 
 very same test sequences.
 
 Writes ``--markdown`` (default docs/results.md) and ``--json`` (default
-results/zoo_synthetic.json), atomically, after every model. Rows of models that this run does
-not train are kept from an existing ``--json`` when its data settings are the same (each row
-records its own budget), so the table can be filled a few models at a time. Exit code 1 if a model does not beat the GEI
+results/zoo_synthetic.json), atomically, after every model. The rows of an existing ``--json``
+with the same data settings are kept until this run replaces them (each row records its own
+budget), so the table can be filled a few models at a time. Exit code 1 if a model does not beat the GEI
 baseline on CL.
 
     python scripts/train_zoo.py --train-subjects 1-30 --test-subjects 75-90 --n-frames 30
@@ -186,13 +186,15 @@ def main(argv=None):
     }
     data_keys = ("train_subjects", "test_subjects", "views", "image_size", "n_frames", "seed", "test_sequences")
     results = {"GEI": gei_result}
-    kept = _kept_rows(args.json, settings, data_keys, names)
+    # rows of the existing table stay until this run replaces them (an interrupted run keeps them)
+    kept = _kept_rows(args.json, settings, data_keys)
     for row, res in kept:
         results[row["model"]] = res
     done = []
 
     def publish():
-        ordered = [rows[0]] + _ordered([r for r, _ in kept] + done, names)
+        finished = {r["model"] for r in done}
+        ordered = [rows[0]] + _ordered([r for r, _ in kept if r["model"] not in finished] + done, names)
         markdown = format_markdown(ordered, settings)
         with atomic_write(args.markdown, "w", encoding="utf-8") as fh:
             fh.write(markdown)
@@ -265,9 +267,9 @@ def main(argv=None):
     return 0
 
 
-def _kept_rows(path, settings, data_keys, rerun):
-    """``[(row, result)]`` of an earlier ``--json`` for models not in ``rerun``, if its data
-    settings equal ``settings`` (otherwise none: rows on other data are not comparable)."""
+def _kept_rows(path, settings, data_keys):
+    """``[(row, result)]`` of an earlier ``--json``, if its data settings equal ``settings``
+    (otherwise none: rows on other data are not comparable)."""
     if not Path(path).is_file():
         return []
     old = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -278,7 +280,7 @@ def _kept_rows(path, settings, data_keys, rerun):
     kept = []
     for row in old.get("rows", []):
         name = row["model"]
-        if name.startswith("GEI") or name in rerun:
+        if name.startswith("GEI"):
             continue
         if "budget" not in row:  # rows of the first runs: a wall budget on a shared machine
             row["budget"] = f"{old_settings.get('minutes_per_model', '?')} wall-min"
