@@ -1,18 +1,20 @@
 #!/usr/bin/env python
-"""Train every registered silhouette model on the synthetic CASIA-B-like set with a fixed
-CPU budget, evaluate it with the CASIA-B protocol and tabulate NM/BG/CL rank-1 next to the
-GEI + nearest-neighbour baseline.
+"""Train every registered silhouette and RGB-sequence model on the synthetic CASIA-B-like set
+with a fixed CPU budget, evaluate it with the CASIA-B protocol and tabulate NM/BG/CL rank-1
+next to the GEI + nearest-neighbour baseline.
 
 Data: ``gait_tf.synth`` walkers rendered and pretreated to OpenGait pickles. Training
 subjects (default 001-074, CASIA-B LT train split) and test subjects (default 075-124, the
 LT test split, as ``scripts/gei_baseline.py``) are disjoint; all 10 conditions and 11 views
 unless ``--views``. The RGB models (GaitNet, seg3d) see the same walkers rendered as RGB
 person crops over a moving textured background (``gait_tf.train.rgb.RGBWalkers``) and are
-embedded from those; the protocol is the same. Each model trains from its ``training/configs/<model>_synthetic.yaml``
-recipe with a constant learning rate for a fixed CPU budget, ``--cpu-minutes`` of process
-CPU time (``Trainer``'s ``max_cpu_seconds``; the default 30 CPU-minutes is 15 minutes on
-2 cores, and it does not shrink when other work shares the machine; ``--minutes`` gives a
-wall-clock budget instead), then embeds every test sequence (all frames) and runs
+embedded from those; the protocol is the same.
+
+Each model trains from its ``training/configs/<model>_synthetic.yaml`` recipe with a
+constant learning rate for a fixed CPU budget: ``--cpu-minutes`` of process CPU time
+(``Trainer``'s ``max_cpu_seconds``; the default 30 CPU-minutes is 15 minutes on 2 cores,
+and it does not shrink when other work shares the machine; ``--minutes`` gives a wall-clock
+budget instead). It then embeds every test sequence (all frames) and runs
 ``gait_tf.evaluation.casia_b`` (gallery nm-01..04; probes NM/BG/CL; mean rank-1 over
 probe x gallery views excluding identical views). The GEI baseline is evaluated on the
 very same test sequences.
@@ -20,8 +22,8 @@ very same test sequences.
 Writes ``--markdown`` (default docs/results.md) and ``--json`` (default
 results/zoo_synthetic.json), atomically, after every model. The rows of an existing ``--json``
 with the same data settings are kept until this run replaces them (each row records its own
-budget), so the table can be filled a few models at a time. Exit code 1 if a model does not beat the GEI
-baseline on CL.
+budget), so the table can be filled a few models at a time. Exit code 1 if a model does not
+beat the GEI baseline on CL.
 
     python scripts/train_zoo.py --train-subjects 1-30 --test-subjects 75-90 --n-frames 30
                                                       # the README table: 30 CPU-min per model
@@ -165,7 +167,7 @@ def main(argv=None):
     from gait_tf.train.gaitnet import load_rgb_config
     from gait_tf.train.rgb import RGBWalkers, walker_embeddings
     from gait_tf.train.trainer import Trainer
-    from gait_tf.utils import atomic_write
+    from gait_tf.utils import atomic_write, write_json
 
     test = load_dataset(test_root, layout="opengait")
     views = test.views
@@ -194,12 +196,11 @@ def main(argv=None):
 
     def publish():
         finished = {r["model"] for r in done}
-        ordered = [rows[0]] + _ordered([r for r, _ in kept if r["model"] not in finished] + done, names)
+        ordered = [rows[0]] + _ordered([r for r, _ in kept if r["model"] not in finished] + done)
         markdown = format_markdown(ordered, settings)
         with atomic_write(args.markdown, "w", encoding="utf-8") as fh:
             fh.write(markdown)
-        with atomic_write(args.json, "w", encoding="utf-8") as fh:
-            json.dump({"settings": settings, "rows": ordered, "results": results}, fh, indent=2, default=str)
+        write_json(args.json, {"settings": settings, "rows": ordered, "results": results}, default=str)
         return markdown
 
     failures = []
@@ -228,9 +229,8 @@ def main(argv=None):
             export_keras(trainer.model, workdir / "model.keras")
             t1 = time.time()
             if rgb:
-                test_walkers = RGBWalkers(out_hw=models.get_spec(name).input_hw,
-                                          **{k: v for k, v in _rgb_opts(args.test_subjects, args).items()
-                                             if k != "root"}, cache_dir=args.workdir / "rgb")
+                test_walkers = RGBWalkers.from_config(_rgb_opts(args.test_subjects, args),
+                                                      models.get_spec(name).input_hw)
                 emb = walker_embeddings(trainer.model, test_walkers)
             else:
                 emb = embed_dataset(_embed_fn(trainer.model), test)
@@ -288,8 +288,8 @@ def _kept_rows(path, settings, data_keys):
     return kept
 
 
-def _ordered(rows, names):
-    """Rows in registry order (the models of this run, then the kept ones)."""
+def _ordered(rows):
+    """Rows in registry order (unregistered names last)."""
     from gait_tf import models
 
     order = {n: i for i, n in enumerate(models.list_models())}

@@ -116,12 +116,13 @@ def run(args):
         data = _embeddings_from_model(args)
         source = str(args.model)
     else:
-        if args.data or args.partition:
-            raise ConfigError("--data/--partition are for --model; --embeddings already holds the sequences")
+        if args.data or args.partition or args.synthetic_rgb:
+            raise ConfigError("--data/--partition/--synthetic-rgb are for --model; --embeddings already "
+                              "holds the sequences")
         data = load_embeddings(args.embeddings)
         source = str(args.embeddings)
     kwargs = {}
-    if args.protocol.startswith("casia_b") and args.model and args.synthetic_rgb:
+    if args.protocol.startswith("casia_b") and args.synthetic_rgb:
         kwargs["view_list"] = sorted(set(data["views"]))  # the rendered views (default: all 11)
     result = evaluate(args.protocol, data["embeddings"], data["subjects"], data["conditions"], data["views"],
                       metric=args.metric, **kwargs)

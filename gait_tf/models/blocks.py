@@ -519,14 +519,23 @@ class GLConv(keras.layers.Layer):
 # --------------------------------------------------------------------------- temporal
 
 
-def _shifted_windows(x, k, pad_value=0.0):
-    """``[B, T, P, C] -> list of k tensors [B, T, P, C]``: frame t-k//2 ... t+k//2 (padded)."""
+def shifted_windows(x, k, pad_value=0.0, axis=1):
+    """``x`` shifted by ``-k//2 ... +k//2`` along ``axis`` (padded with ``pad_value``): a list
+    of ``k`` tensors of ``x``'s shape (``k`` odd). For ``[B, T, P, C]`` and ``axis=1``:
+    frames ``t-k//2 ... t+k//2``."""
     r = k // 2
     if r == 0:
         return [x]
-    xp = ops.pad(x, ((0, 0), (r, r), (0, 0), (0, 0)), constant_values=pad_value)
-    t = ops.shape(x)[1]
-    return [xp[:, i : i + t] for i in range(k)]
+    pad = [(0, 0)] * len(x.shape)
+    pad[axis] = (r, r)
+    xp = ops.pad(x, pad, constant_values=pad_value)
+    n = ops.shape(x)[axis]
+    index = [slice(None)] * len(x.shape)
+    out = []
+    for i in range(k):
+        index[axis] = slice(i, i + n)
+        out.append(xp[tuple(index)])
+    return out
 
 
 def partwise_conv1d(x, kernel):
@@ -535,7 +544,7 @@ def partwise_conv1d(x, kernel):
     k = kernel.shape[1]
     if k == 1:
         return ops.einsum("btpi,pio->btpo", x, kernel[:, 0])
-    win = ops.stack(_shifted_windows(x, k), axis=3)  # [B, T, P, k, Cin]
+    win = ops.stack(shifted_windows(x, k), axis=3)  # [B, T, P, k, Cin]
     return ops.einsum("btpki,pkio->btpo", win, kernel)
 
 
@@ -581,8 +590,8 @@ class TemporalFeatureAggregator(keras.layers.Layer):
 
     @staticmethod
     def _template(x, k):
-        avg = sum(_shifted_windows(x, k, 0.0)) / float(k)
-        wins = _shifted_windows(x, k, float("-inf"))
+        avg = sum(shifted_windows(x, k, 0.0)) / float(k)
+        wins = shifted_windows(x, k, float("-inf"))
         mx = wins[0]
         for w in wins[1:]:
             mx = ops.maximum(mx, w)
@@ -646,6 +655,7 @@ __all__ = [
     "GLConv",
     "TemporalFeatureAggregator",
     "partwise_conv1d",
+    "shifted_windows",
     "conv3d_by_frames",
     "FrameConv3D",
     "UpsampleAdd",

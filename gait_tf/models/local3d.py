@@ -182,8 +182,8 @@ def local3d(
     ReLU) or ``"fconv"`` (official ``FBackbone``: focal convolutions over 1, 1, 4, 4, 8, 8
     horizontal strips, each followed by two leaky ReLUs as in the official ``FConv``; same
     weights); ``inverse``: the official samplers' ``inverse`` option (each part's glimpse is
-    projected back onto the 16 x 11 grid; ``"mix"`` / ``"gaussian"`` only). ``return_params=True`` adds ``"local_params"`` ``[B, 6, 7]`` (the raw
-    localisation outputs, parts in :data:`PART_NAMES` order) to the outputs (for plotting).
+    projected back onto the 16 x 11 grid; ``"mix"`` / ``"gaussian"`` only).
+    ``return_params=True`` adds ``"local_params"`` ``[B, 6, 7]`` (the raw localisation outputs, parts in :data:`PART_NAMES` order) to the outputs (for plotting).
     """
     c1, c2, c3 = (int(v) for v in channels)
     h, w = (int(v) for v in input_hw)

@@ -70,8 +70,8 @@ def build_pose_model(backbone="inception_resnet_v2", num_block35=10, num_block17
     x = layers.Dropout(dropout, name="AuxiliaryScoring.Dropout")(x)
     features = layers.Conv2D(FEATURES, 1, name="AuxiliaryScoring.Scoring_layer")(x)
     up = PatchUpsampling(NUM_JOINTS, 17, strides=17, padding="valid",
-                                bias_initializer=keras.initializers.Constant(UPSAMPLING_BIAS_INIT),
-                                name="AuxiliaryScoring.Upsampling_layer")(features)
+                         bias_initializer=keras.initializers.Constant(UPSAMPLING_BIAS_INIT),
+                         name="AuxiliaryScoring.Upsampling_layer")(features)
     logits = GaussianSmoothing(21, 1.0, 0.2, name="Smoothing")(up)
     probs = layers.Activation("sigmoid", name="sigmoid")(logits)
     heatmaps = GaussianSmoothing(15, 0.7, 1.0, name="HeatmapSmoothing")(probs)

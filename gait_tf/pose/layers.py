@@ -43,19 +43,13 @@ def in_xla_context() -> bool:
 
 def _shifted_sum_1d(x, taps, axis):
     """``sum_i taps[i] * x`` shifted by ``i - len(taps) // 2`` along ``axis`` with zero padding
-    (SAME correlation with a 1-D kernel); XLA fuses it into one loop."""
-    n = len(taps)
-    half = n // 2
-    size = x.shape[axis]
-    pad = [[0, 0]] * 4
-    pad[axis] = [half, n - 1 - half]
-    xp = ops.pad(x, pad)
-    out = None
-    for i, tap in enumerate(taps):
-        index = [slice(None)] * 4
-        index[axis] = slice(i, i + size)
-        term = xp[tuple(index)] * float(tap)
-        out = term if out is None else out + term
+    (SAME correlation with an odd-length 1-D kernel); XLA fuses it into one loop."""
+    from gait_tf.models.blocks import shifted_windows
+
+    terms = [w * float(tap) for w, tap in zip(shifted_windows(x, len(taps), 0.0, axis=axis), taps)]
+    out = terms[0]
+    for term in terms[1:]:
+        out = out + term
     return out
 
 
@@ -81,7 +75,7 @@ class GaussianSmoothing(keras.layers.Layer):
 
     def call(self, x):
         k = gauss_kernel_1d(self.size, self.std, self.kernel_sum)
-        if in_xla_context() and x.shape[1] is not None and x.shape[2] is not None:
+        if in_xla_context() and self.size % 2 == 1:
             # same result (within float rounding) as the depthwise convolutions below
             return _shifted_sum_1d(_shifted_sum_1d(x, k, 2), k, 1)
         kh = np.tile(k.reshape(1, self.size, 1, 1), (1, 1, self.channels, 1))

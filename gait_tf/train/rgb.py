@@ -183,6 +183,7 @@ class RGBWalkers:
             ys.append(self.label_of[s])
         return np.stack(xa), np.stack(xb), np.asarray(ys, np.int32)
 
+
 # --------------------------------------------------------------------------- trainer source
 
 
@@ -214,7 +215,7 @@ class RGBSource:
 
     def bind(self, model):
         """Feed frames + mask when ``model`` takes a dict input with a ``mask``."""
-        self.mask_input = self.kind == "pk" and _is_functional(model) and isinstance(model.input, dict)
+        self.mask_input = self.kind == "pk" and _takes_mask(model)
 
     def example(self, batch=1):
         """A zero model input of the training clip shape (to build the model's variables)."""
@@ -252,14 +253,16 @@ class RGBSource:
         import tensorflow as tf
 
         start = self._check(state)
+        first = self.batch(start)  # also gives the element spec
 
         def gen():
-            i = start
+            yield first
+            i = start + 1
             while True:
                 yield self.batch(i)
                 i += 1
 
-        x, y = self.batch(start)
+        x, _ = first
         spec = tf.nest.map_structure(lambda a: tf.TensorSpec((None, *a.shape[1:]), tf.as_dtype(a.dtype)), x)
         return tf.data.Dataset.from_generator(
             gen, output_signature=(spec, tf.TensorSpec([None], tf.int32))).prefetch(2)
@@ -270,7 +273,7 @@ class RGBSource:
 
 def embed_sequences(model, walkers, keys, masked=True, batch=8):
     """``float32 [N, P*D]`` embeddings of the whole sequences ``keys`` (batches of equal length)."""
-    mask_input = _is_functional(model) and isinstance(model.input, dict)
+    mask_input = _takes_mask(model)
     out = []
     for i in range(0, len(keys), batch):
         chunk = keys[i:i + batch]
@@ -283,10 +286,11 @@ def embed_sequences(model, walkers, keys, masked=True, batch=8):
     return np.concatenate(out)
 
 
-def _is_functional(model):
+def _takes_mask(model):
+    """Whether ``model`` takes ``{"frames", "mask"}`` (a functional model with a dict input,
+    e.g. seg3d with ``mask_input``) rather than masked frames alone."""
     try:
-        model.input  # noqa: B018 - functional models have symbolic inputs
-        return True
+        return isinstance(model.input, dict)  # functional models have symbolic inputs
     except (AttributeError, ValueError):
         return False
 
@@ -308,7 +312,6 @@ def rank1(model, walkers, gallery_conditions, probe_conditions=None):
     best = d.argmin(axis=1)
     hits = [gallery[j][0] == probes[i][0] for i, j in enumerate(best)]
     return float(np.mean(hits)), len(probes)
-
 
 
 def walker_embeddings(model, walkers, keys=None, batch=8):

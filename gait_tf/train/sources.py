@@ -5,6 +5,9 @@ labels int32 [P*K])`` where batch ``i`` is a pure function of ``(seed, i)``; its
 is therefore the next batch index (plus what makes it valid). The trainer stores
 ``source.state(batches_consumed)`` in every checkpoint and restarts the pipeline with
 ``source.dataset(state)`` on resume, so prefetching never skews the saved position.
+``source.example()`` is a zero model input of the training clip shape (the trainer builds the
+model's variables with it); ``source.num_classes`` sizes the classifier. RGB models use
+:class:`gait_tf.train.rgb.RGBSource`, which also has ``bind(model)``.
 
 - :class:`DatasetSource`: a silhouette dataset on disk (``data.root``) or the built-in
   synthetic set (``data.synthetic``), through ``gait_tf.data`` (PKSampler + tf.data).
@@ -21,6 +24,13 @@ from pathlib import Path
 from gait_tf.errors import ConfigError
 
 HW = (64, 44)
+
+
+def silhouette_example(frames):
+    """``float32 [1, frames, 64, 44, 1]`` zeros: one training-shaped silhouette clip."""
+    import numpy as np
+
+    return np.zeros((1, int(frames), *HW, 1), np.float32)
 
 
 class RandomSource:
@@ -46,6 +56,9 @@ class RandomSource:
             if key not in allowed:
                 raise ConfigError(f"unknown config key 'data.random.{key}'; known: {sorted(allowed)}")
         return cls(data_cfg["p"], data_cfg["k"], data_cfg["frames"], seed, **opts)
+
+    def example(self):
+        return silhouette_example(self.frames)
 
     def state(self, batch):
         return {"source": "random", "seed": self.seed, "batch": int(batch), "p": self.p, "k": self.k}
@@ -157,6 +170,9 @@ class DatasetSource:
             subjects = ds.subjects
         return cls(ds, subjects, data_cfg["p"], data_cfg["k"], data_cfg["frames"],
                    data_cfg["sampler"], data_cfg["augment"], seed)
+
+    def example(self):
+        return silhouette_example(self.kwargs["frames"])
 
     def state(self, batch):
         return self._pipe.sampler_state(int(batch) - self._pipe.start_batch)

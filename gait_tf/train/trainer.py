@@ -169,11 +169,7 @@ class Trainer:
             if hasattr(self.source, "bind"):
                 self.source.bind(self.model)
             # build the variables with one training-shaped clip
-            if hasattr(self.source, "example"):
-                dummy = tf.nest.map_structure(tf.constant, self.source.example())
-            else:
-                dummy = tf.zeros([1, int(cfg["data"]["frames"]), 64, 44, 1], tf.float32)
-            outputs = self.model(dummy, training=False)
+            outputs = self.model(tf.nest.map_structure(tf.constant, self.source.example()), training=False)
             if not isinstance(outputs, dict):
                 raise ModelError(f"model {cfg['model']['name']!r} must return a dict with 'embeddings'")
             if self.loss_fn is not None:

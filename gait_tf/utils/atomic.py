@@ -56,8 +56,9 @@ def atomic_write(path, mode="wb", **open_kwargs):
             os.fsync(fh.fileno())
 
 
-def write_json(path, obj, indent=2):
-    """Write ``obj`` as JSON to ``path`` atomically; returns ``path``."""
+def write_json(path, obj, indent=2, default=None):
+    """Write ``obj`` as JSON to ``path`` atomically; returns ``path``. ``default``: as for
+    ``json.dump`` (e.g. ``str`` for values JSON cannot encode)."""
     with atomic_write(path, "w", encoding="utf-8") as fh:
-        json.dump(obj, fh, indent=indent)
+        json.dump(obj, fh, indent=indent, default=default)
     return path
