@@ -8,11 +8,7 @@ fraction of this machine's float32 matmul FLOP/s (measured in the same run, same
 settings) that each mode achieves at batch 32.
 
     python benchmarks/models.py [--models gaitset gaitgl] [--json out.json]
-    python benchmarks/models.py --models local3d --disable-grappler remapping   # see below
-
-3D Local CNN's graph modes need ``--disable-grappler remapping``: TensorFlow 2.21's grappler
-remapper (oneDNN Conv3D fusion) drops a convolution's padding in its static batch-1 trace
-(README, "Known issue").
+    python benchmarks/models.py --models local3d --disable-grappler remapping   # A/B a grappler pass
 
 Prints a table; ``--json PATH`` writes all figures (atomically).
 """

@@ -161,10 +161,17 @@ def sample_volume(x, params, prior: PartPrior, mode="mix", inverse=False):
     else:
         wy, wx = gaussian_weights(mu_y, h, sigma2), gaussian_weights(mu_x, w, sigma2)
         wt = linear_weights(mu_t, t) * 0.5 if mode == "mix" else gaussian_weights(mu_t, t, sigma2)
+    rows = prior.glimpse_h
+    top = (prior.out_h - rows) // 2
+    bottom = prior.out_h - rows - top
+    if not inverse and (top or bottom):
+        # zero-pad the glimpse to out_h rows by padding the row weights: a Pad op on the volume
+        # would feed the part's 'same' Conv3D, and TF 2.21's grappler remapper folds such a pad
+        # into the convolution and drops the convolution's own padding (static batch-1 traces)
+        wy = ops.pad(wy, ((0, 0), (top, bottom), (0, 0)))
     z = ops.einsum("bjw,bthwc->bthjc", wx, x)
     z = ops.einsum("bih,bthjc->btijc", wy, z)
     z = ops.einsum("bkt,btijc->bkijc", wt, z)
-    rows = prior.glimpse_h
     if inverse:
         if (prior.out_h, prior.out_w) != (h, w):
             raise ModelError(f"inverse sampling needs the output size {(prior.out_h, prior.out_w)} to equal "
@@ -173,12 +180,7 @@ def sample_volume(x, params, prior: PartPrior, mode="mix", inverse=False):
         z = ops.einsum("bih,bkiwc->bkhwc", wy, z)
         if mode == "gaussian":
             z = ops.einsum("bkt,bkhwc->bthwc", wt, z)
-        rows = h
     z = z * gamma[:, None, None, None, None]
-    top = (prior.out_h - rows) // 2
-    bottom = prior.out_h - rows - top
-    if top or bottom:
-        z = ops.pad(z, ((0, 0), (0, 0), (top, bottom), (0, 0), (0, 0)))
     # einsum loses the static channel count in graph mode; restore it (convolutions need it)
     return ops.reshape(z, (-1, t, prior.out_h, prior.out_w, int(x.shape[-1])))
 
