@@ -46,11 +46,7 @@ def _shifted_sum_1d(x, taps, axis):
     (SAME correlation with an odd-length 1-D kernel); XLA fuses it into one loop."""
     from gait_tf.models.blocks import shifted_windows
 
-    terms = [w * float(tap) for w, tap in zip(shifted_windows(x, len(taps), 0.0, axis=axis), taps)]
-    out = terms[0]
-    for term in terms[1:]:
-        out = out + term
-    return out
+    return sum(w * float(tap) for w, tap in zip(shifted_windows(x, len(taps), 0.0, axis=axis), taps))
 
 
 @keras.saving.register_keras_serializable(package="gait_tf")

@@ -29,11 +29,8 @@ from gait_tf.errors import ConfigError, DataError
 from gait_tf.utils import atomic_write
 
 #: ``data.synthetic`` keys understood by :class:`RGBWalkers`
-#: ``data.synthetic`` keys understood by :class:`RGBWalkers`
 SYNTH_DEFAULTS = {"subjects": "1-8", "conditions": "nm-01,nm-02,bg-01,cl-01", "views": "090", "seed": 0,
                   "image_size": [120, 160], "n_frames": 30, "background": "moving", "root": None}
-
-
 
 
 def crop_person(rgb, mask, out_hw):
@@ -154,8 +151,7 @@ class RGBWalkers:
 
     def pk_batch(self, rng, p, k, frames, masked=True):
         """``(frames float32 [P*K, frames, h, w, 3], masks [P*K, frames, h, w, 1], labels int32 [P*K])``."""
-        if p > len(self.subjects):
-            raise ConfigError(f"data.p={p}: larger than the number of training subjects ({len(self.subjects)})")
+        self.check_p(p)
         xs, ms, ys = [], [], []
         for s in rng.choice(self.subjects, size=p, replace=False):
             keys = [key for key in self.sequences if key[0] == s]
@@ -166,6 +162,11 @@ class RGBWalkers:
                 ms.append(m[idx])
                 ys.append(self.label_of[s])
         return np.stack(xs), np.stack(ms), np.asarray(ys, np.int32)
+
+    def check_p(self, p):
+        """Raise :class:`ConfigError` when ``p`` identities per batch exceed the subjects."""
+        if p > len(self.subjects):
+            raise ConfigError(f"data.p={p}: larger than the number of training subjects ({len(self.subjects)})")
 
     def pair_batch(self, rng, batch, frames):
         """GaitNet pairs: ``(x_a, x_b float32 [batch, frames, h, w, 3], labels int32 [batch])`` where
@@ -198,8 +199,8 @@ class RGBSource:
     def __init__(self, walkers, p, k, frames, seed=0, kind="pk", mask_input=False):
         if kind not in ("pk", "pairs"):
             raise ConfigError(f"RGBSource kind {kind!r}: expected 'pk' or 'pairs'")
-        if kind == "pk" and p > walkers.num_classes:
-            raise ConfigError(f"data.p={p}: larger than the number of training subjects ({walkers.num_classes})")
+        if kind == "pk":
+            walkers.check_p(p)
         self.walkers = walkers
         self.p, self.k, self.frames, self.seed = int(p), int(k), int(frames), int(seed)
         self.kind = kind

@@ -183,8 +183,18 @@ class DatasetSource:
         return self._build(self.ds, sampler_state=state, **self.kwargs).dataset
 
 
-def build_source(data_cfg, seed, workdir):
-    """The batch source described by the ``data`` config section."""
+def build_source(data_cfg, seed, workdir, spec=None, pairs=False):
+    """The batch source described by the ``data`` config section, for the model ``spec``
+    (:func:`gait_tf.models.get_spec`; ``None``: silhouettes). RGB-sequence models get an
+    :class:`gait_tf.train.rgb.RGBSource` over the synthetic RGB walkers, of pairs of clips
+    when ``pairs`` (GaitNet's losses) and of P x K clips otherwise."""
+    if spec is not None and spec.input_kind == "rgb_sequence":
+        from gait_tf.train.rgb import RGBSource
+
+        if data_cfg["synthetic"] is None:
+            raise ConfigError(f"model {spec.name!r}: RGB models train on the synthetic RGB walkers "
+                              "only (data.synthetic)")
+        return RGBSource.from_config(data_cfg, seed, workdir, spec.input_hw, kind="pairs" if pairs else "pk")
     if data_cfg["random"] is not None:
         return RandomSource.from_config(data_cfg, seed)
     return DatasetSource.from_config(data_cfg, seed, workdir)

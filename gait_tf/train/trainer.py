@@ -153,15 +153,8 @@ class Trainer:
             from gait_tf.train.gaitnet import GaitNetLoss
 
             self.model_loss = GaitNetLoss(cfg.get("gaitnet"))
-        if source is None and spec.input_kind == "rgb_sequence":
-            from gait_tf.train.rgb import RGBSource
-
-            if cfg["data"]["synthetic"] is None:
-                raise ConfigError(f"model {spec.name!r}: RGB models train on the synthetic RGB walkers "
-                                  "only (data.synthetic)")
-            source = RGBSource.from_config(cfg["data"], seed, self.workdir, spec.input_hw,
-                                           kind="pairs" if self.model_loss is not None else "pk")
-        self.source = source or build_source(cfg["data"], seed, self.workdir)
+        self.source = source or build_source(cfg["data"], seed, self.workdir, spec,
+                                             pairs=self.model_loss is not None)
         self.loss_fn = build_loss(cfg["losses"]) if self.model_loss is None else None
 
         with self.strategy.scope():
