@@ -30,7 +30,8 @@ setup(
         # and imageio[ffmpeg] (video I/O, morphology), PyYAML (training configs),
         # tqdm (progress bars).
         "scikit-learn>=1.4",
-        "opencv-python-headless>=4.8",
+        "opencv-python-headless>=4.8,<5",  # 4.x: HOG people detector (gone from 5.x)
+        "ai-edge-litert>=2.0",  # LiteRT interpreter for the BlazePose .tflite models
         "imageio>=2.31",
         "imageio-ffmpeg>=0.4.9",
         "pyyaml>=6.0",
