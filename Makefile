@@ -1,6 +1,6 @@
 # Two commands set up everything on a fresh machine:
-#   make demo   - create .venv, install gait_tf, run the end-to-end demo on synthetic data
-#   make test   - create .venv, install gait_tf with test extras, run the test suite
+#   make demo   - create .venv, install gait_tf, fetch the pretrained parts, run the end-to-end demo
+#   make test   - create .venv, install gait_tf with test extras, fetch the pretrained parts, run the tests
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -8,7 +8,7 @@ STAMP := $(VENV)/.gait_tf-installed
 DEMO_OUT ?= demo_out
 PYTEST_ARGS ?=
 
-.PHONY: demo test venv bench clean
+.PHONY: demo test venv fetch bench clean
 
 $(STAMP): setup.py
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,10 +18,15 @@ $(STAMP): setup.py
 
 venv: $(STAMP)
 
-demo: $(STAMP)
+# third-party pretrained parts (BlazePose) from the package registry, sha256-checked and
+# cached in ~/.cache/gait_tf (GAIT_TF_CACHE); cached files are not downloaded again
+fetch: $(STAMP)
+	$(VENV)/bin/gait-tf models fetch
+
+demo: fetch
 	$(VENV)/bin/gait-tf demo --out $(DEMO_OUT)
 
-test: $(STAMP)
+test: fetch
 	$(PY) -m pytest tests $(PYTEST_ARGS)
 
 bench: $(STAMP)

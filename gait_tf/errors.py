@@ -35,3 +35,7 @@ class VideoError(DataError):
 
 class ServingError(GaitTFError):
     """Export/serving problems: signature mismatch, server unreachable, bad request."""
+
+
+class AssetError(GaitTFError):
+    """A third-party pretrained part that is not cached, fails its checksum, or cannot be fetched."""

@@ -63,7 +63,7 @@ def gallery_file(videos, tiny_model, tmp_path_factory):
     embed = model_embed_fn(model)
     gallery = Gallery("gaitset", (6, 8))
     for name in ("alice", "bob"):
-        seq = extract_silhouettes(videos[name]).pretreated()
+        seq = extract_silhouettes(videos[name], "bgsub").pretreated()
         gallery.enroll(name, embed(seq), model_name="gaitset")
     path = tmp_path_factory.mktemp("gallery") / "people.npz"
     gallery.save(path)
@@ -75,7 +75,7 @@ def gallery_file(videos, tiny_model, tmp_path_factory):
 
 
 def test_extract_silhouettes_matches_ground_truth(videos):
-    res = extract_silhouettes(videos["alice"])
+    res = extract_silhouettes(videos["alice"], "bgsub")
     truth = videos["alice_masks"]
     assert res.n_frames == len(truth) and res.frame_shape == SIZE
     sil = res.silhouettes
@@ -97,12 +97,12 @@ def test_two_people_largest_rule_and_track_id():
     clean = [k for k, f in enumerate(res.frame_indices) if f < 10]  # before the two walkers meet
     assert per_frame_iou(np.stack([res.frame(k) > 0 for k in clean]),
                          ids[res.frame_indices[clean]] == 1).mean() > 0.8
-    other = extract_silhouettes(rgb, track=2)
+    other = extract_silhouettes(rgb, "bgsub", track=2)
     assert other.track_id == 2
     first = int(other.frame_indices[0])
     assert ((other.frame(0) > 0) & (ids[first] == 2)).sum() > 0.8 * (other.frame(0) > 0).sum()
     with pytest.raises(VideoError, match="no track with id 9"):
-        extract_silhouettes(rgb, track=9)
+        extract_silhouettes(rgb, "bgsub", track=9)
 
 
 def test_background_footage_for_a_walker_who_does_not_cross(tmp_path):
@@ -110,10 +110,10 @@ def test_background_footage_for_a_walker_who_does_not_cross(tmp_path):
     rgb, masks, _ = toy_scene(24, SIZE, seed=31, speed=0.0, start=[60.0])
     empty, _, _ = toy_scene(24, SIZE, seed=31, start=[-500.0])  # same scene, nobody in it
     cv2.imwrite(str(tmp_path / "empty.png"), cv2.cvtColor(empty[0], cv2.COLOR_RGB2BGR))
-    with_bg = extract_silhouettes(rgb, background=tmp_path / "empty.png")
+    with_bg = extract_silhouettes(rgb, "bgsub", background=tmp_path / "empty.png")
     assert per_frame_iou(with_bg.silhouettes > 0, masks[with_bg.frame_indices]).mean() > 0.9
     try:
-        without = extract_silhouettes(rgb)
+        without = extract_silhouettes(rgb, "bgsub")
         iou = per_frame_iou(without.silhouettes > 0, masks[without.frame_indices]).mean() * len(without) / len(rgb)
     except VideoError:  # nothing found at all
         iou = 0.0
@@ -139,7 +139,7 @@ def test_unet_method_path_with_a_tiny_segmenter():
 
 def test_cli_silhouettes_writes_pngs_pickle_overlay(videos, tmp_path, capsys):
     out = tmp_path / "sil"
-    code = cli(["silhouettes", str(videos["alice"]), "-o", str(out), "--pickle",
+    code = cli(["silhouettes", "--method", "bgsub", str(videos["alice"]), "-o", str(out), "--pickle",
                 "--overlay", str(tmp_path / "check.gif"), "--no-progress"])
     assert code == 0
     stdout = capsys.readouterr().out
@@ -167,13 +167,13 @@ def test_cli_identify_video_ranks_the_enrolled_walker(videos, tiny_model, galler
     model_path, _ = tiny_model
     gallery, _ = gallery_file
     for name in ("alice", "bob"):
-        code = cli(["identify-video", str(videos[name]), "--gallery", str(gallery), "--model", str(model_path),
+        code = cli(["identify-video", "--method", "bgsub", str(videos[name]), "--gallery", str(gallery), "--model", str(model_path),
                     "--json", "--no-progress"])
         assert code == 0
         res = json.loads(capsys.readouterr().out)
         assert res["identity"] == name
         assert res["matches"][0]["distance"] < 1e-3 < res["matches"][1]["distance"]
-    code = cli(["identify-video", str(videos["carol"]), "--gallery", str(gallery), "--model", str(model_path),
+    code = cli(["identify-video", "--method", "bgsub", str(videos["carol"]), "--gallery", str(gallery), "--model", str(model_path),
                 "--threshold", "1e-6", "--no-progress"])
     out = capsys.readouterr().out
     assert code == 0 and "identity: unknown" in out and "rank" in out
@@ -187,7 +187,7 @@ def test_cli_identify_video_ranks_the_enrolled_walker(videos, tiny_model, galler
 ])
 def test_cli_bad_videos_exit_2(videos, tmp_path, capsys, case, pattern):
     path = videos.get(case, tmp_path / "missing.mp4")
-    code = cli(["silhouettes", str(path), "-o", str(tmp_path / "o"), "--no-progress"])
+    code = cli(["silhouettes", "--method", "bgsub", str(path), "-o", str(tmp_path / "o"), "--no-progress"])
     err = capsys.readouterr().err
     assert code == 2
     assert pattern in err and "Traceback" not in err
@@ -197,19 +197,19 @@ def test_cli_bad_videos_exit_2(videos, tmp_path, capsys, case, pattern):
 def test_cli_too_few_frames_and_wrong_gallery(videos, tiny_model, gallery_file, capsys):
     model_path, _ = tiny_model
     gallery, other = gallery_file
-    code = cli(["identify-video", str(videos["brief"]), "--gallery", str(gallery), "--model", str(model_path),
+    code = cli(["identify-video", "--method", "bgsub", str(videos["brief"]), "--gallery", str(gallery), "--model", str(model_path),
                 "--no-progress"])
     err = capsys.readouterr().err
     assert code == 2 and f"at least {MIN_FRAMES} are needed" in err and "Traceback" not in err
-    code = cli(["identify-video", str(videos["alice"]), "--gallery", str(other), "--model", str(model_path)])
+    code = cli(["identify-video", "--method", "bgsub", str(videos["alice"]), "--gallery", str(other), "--model", str(model_path)])
     err = capsys.readouterr().err
     assert code == 2 and "'gaitpart'" in err and "'gaitset'" in err and "Traceback" not in err
     (gallery.parent / "broken.npz").write_bytes(b"PK\x03\x04 truncated")
-    code = cli(["identify-video", str(videos["alice"]), "--gallery", str(gallery.parent / "broken.npz"),
+    code = cli(["identify-video", "--method", "bgsub", str(videos["alice"]), "--gallery", str(gallery.parent / "broken.npz"),
                 "--model", str(model_path)])
     err = capsys.readouterr().err
     assert code == 2 and "broken.npz" in err
-    code = cli(["identify-video", str(videos["alice"]), "--gallery", str(gallery), "--model",
+    code = cli(["identify-video", "--method", "bgsub", str(videos["alice"]), "--gallery", str(gallery), "--model",
                 str(gallery.parent / "nope.keras")])
     assert code == 2 and "nope.keras" in capsys.readouterr().err
 
@@ -218,20 +218,20 @@ def test_progress_bar_on_long_videos_only(tmp_path, capsys):
     rgb, _, _ = toy_scene(110, (48, 64), seed=41, speed=0.5, start=[5.0], person_height=0.8)
     np.save(tmp_path / "long.npy", rgb)
     np.save(tmp_path / "short.npy", rgb[:40])
-    assert cli(["silhouettes", str(tmp_path / "long.npy"), "-o", str(tmp_path / "a")]) == 0
+    assert cli(["silhouettes", "--method", "bgsub", str(tmp_path / "long.npy"), "-o", str(tmp_path / "a")]) == 0
     err = capsys.readouterr().err
     assert "segmenting" in err and "/110 [" in err
-    assert cli(["silhouettes", str(tmp_path / "long.npy"), "-o", str(tmp_path / "b"), "--no-progress"]) == 0
+    assert cli(["silhouettes", "--method", "bgsub", str(tmp_path / "long.npy"), "-o", str(tmp_path / "b"), "--no-progress"]) == 0
     assert "segmenting" not in capsys.readouterr().err
-    assert cli(["silhouettes", str(tmp_path / "short.npy"), "-o", str(tmp_path / "c")]) == 0
+    assert cli(["silhouettes", "--method", "bgsub", str(tmp_path / "short.npy"), "-o", str(tmp_path / "c")]) == 0
     assert "segmenting" not in capsys.readouterr().err
 
 
 def test_cli_bad_arguments_exit_2(videos, tmp_path, capsys):
     (tmp_path / "file").write_text("x")
-    assert cli(["silhouettes", str(videos["alice"]), "-o", str(tmp_path / "file")]) == 2
+    assert cli(["silhouettes", "--method", "bgsub", str(videos["alice"]), "-o", str(tmp_path / "file")]) == 2
     assert "is not a folder" in capsys.readouterr().err
-    assert cli(["silhouettes", str(videos["alice"]), "-o", str(tmp_path / "o"), "--overlay", "x.png"]) == 2
+    assert cli(["silhouettes", "--method", "bgsub", str(videos["alice"]), "-o", str(tmp_path / "o"), "--overlay", "x.png"]) == 2
     assert "use a .gif, .mp4 or .avi" in capsys.readouterr().err
     assert cli(["silhouettes", str(videos["alice"]), "-o", str(tmp_path / "o"), "--track", "tall"]) == 2
     assert "--track must be 'largest' or a track id" in capsys.readouterr().err

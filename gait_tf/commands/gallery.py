@@ -39,6 +39,20 @@ def register(subparsers):
     e.add_argument("--subject", default=None, help="identity of --sequence (required with --sequence)")
     e.set_defaults(func=_enroll)
 
+    v = sub.add_parser("enroll-video", help="enroll one person track of a video (see `gait-tf silhouettes "
+                       "--all-tracks` for the track ids)")
+    v.add_argument("video", metavar="VIDEO", help="video file, GIF, image folder or .npy clip")
+    v.add_argument("--gallery", required=True, metavar="G.gallery", help="gallery to enroll into (must exist)")
+    v.add_argument("--model", required=True, metavar="M.keras", help="silhouette model that made the gallery")
+    v.add_argument("--subject", required=True, help="identity of the person")
+    v.add_argument("--track", required=True, type=int, metavar="ID", help="person track id in the video")
+    v.add_argument("--detector", choices=("hog+blazepose", "hog", "blazepose"), default="hog+blazepose")
+    v.add_argument("--min-height", type=float, default=80.0, metavar="PX")
+    v.add_argument("--max-frames", type=int, metavar="N")
+    v.add_argument("--step", type=int, default=1, metavar="K")
+    v.add_argument("--no-progress", action="store_true")
+    v.set_defaults(func=_enroll_video, method="blazepose")
+
     k = sub.add_parser("calibrate", help="set the open-set threshold for a false-accept rate on held-out embeddings")
     k.add_argument("gallery", metavar="G.gallery")
     k.add_argument("--embeddings", metavar="FILE.npz", required=True, help="held-out embeddings + subjects")
@@ -106,6 +120,28 @@ def _enroll(args):
     n = gallery.enroll_many(emb, ids, model_name=model)
     gallery.save(args.gallery)
     print(f"enrolled {n} embedding(s); {gallery}")
+
+
+def _enroll_video(args):
+    from gait_tf.commands.silhouettes import run_people
+    from gait_tf.errors import VideoError
+    from gait_tf.evaluation.embed import load_model, model_embed_fn
+    from gait_tf.gallery import Gallery
+    from gait_tf.video.pipeline import MIN_FRAMES, check_gallery_model, model_name_of
+
+    gallery = Gallery.load(args.gallery)
+    model = load_model(args.model)
+    name = model_name_of(model)
+    check_gallery_model(gallery, name, f"gallery {args.gallery}")
+    person = run_people(args).by_id(args.track)
+    seq, frames = person.pretreated()
+    if len(seq) < MIN_FRAMES:
+        raise VideoError(f"{args.video}: track {args.track} has only {len(seq)} usable silhouettes; at least "
+                         f"{MIN_FRAMES} are needed to enroll a walk (MIN_FRAMES)")
+    gallery.enroll(args.subject, model_embed_fn(model)(seq), model_name=name)
+    gallery.save(args.gallery)
+    print(f"enrolled {args.subject!r} from track {args.track} of {args.video} ({len(seq)} silhouettes, "
+          f"frames {int(frames[0])}-{int(frames[-1])}); {gallery}")
 
 
 def _calibrate(args):

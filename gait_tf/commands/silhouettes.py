@@ -1,9 +1,14 @@
-"""``gait-tf silhouettes VIDEO -o DIR``: segment and track the walker of a video.
+"""``gait-tf silhouettes VIDEO -o DIR``: detect, segment and track the people of a video.
 
-Writes CASIA-B-style binary silhouettes (one grey PNG per frame, 0 / 255, named
-``<video stem>-<frame number>.png``), a ``silhouettes.json`` summary (tracks, frame
-indices, boxes), optionally the pretreated ``uint8 [T, 64, 64]`` OpenGait pickle
-(``--pickle``) and an overlay video/GIF (``--overlay``) with the mask and box drawn.
+With ``--all-tracks`` every person gets a folder ``DIR/tracks/<id>/`` with the pretreated
+``silhouettes.pkl`` (uint8 [T, 64, 64], OpenGait's layout) and its raw masks, plus
+``DIR/tracks.json`` (frames, boxes, person scores, mask areas and keypoints per track),
+an overlay video and a contact sheet. Without it, one person is followed (``--track``)
+and written as CASIA-B-style silhouettes (one grey PNG per frame, 0 / 255, named
+``<video stem>-<frame number>.png``), ``silhouettes.json``, optionally the pickle
+(``--pickle``) and an overlay (``--overlay``). The default method, ``blazepose``, is the
+real front end (HOG + BlazePose detection, BlazePose instance masks, landmark tracking);
+``bgsub`` and ``unet`` are the background-subtraction and synthetic-trained segmenters.
 """
 from __future__ import annotations
 
@@ -14,9 +19,14 @@ from pathlib import Path
 def add_video_arguments(p):
     """Segmentation/tracking options shared with ``identify-video``."""
     p.add_argument("video", help="video file (.mp4, .avi, .gif, ...), image folder or .npy clip")
-    p.add_argument("--method", choices=("bgsub", "unet"), default="bgsub",
-                   help="bgsub: background subtraction (static camera); unet: learned segmenter "
-                        "(any background). Default: bgsub")
+    p.add_argument("--method", choices=("blazepose", "bgsub", "unet"), default="blazepose",
+                   help="blazepose (default): real people detection, instance masks and tracking; "
+                        "bgsub: background subtraction (static camera, synthetic-like scenes); unet: "
+                        "segmenter trained on synthetic walkers")
+    p.add_argument("--detector", choices=("hog+blazepose", "hog", "blazepose"), default="hog+blazepose",
+                   help="--method blazepose: person proposals (default hog+blazepose)")
+    p.add_argument("--min-height", type=float, default=80.0, metavar="PX",
+                   help="--method blazepose: smallest person to detect, in pixels (default 80)")
     p.add_argument("--bg-method", choices=("median", "mog2"), default="median",
                    help="background model of --method bgsub (default: median)")
     p.add_argument("--background", metavar="PATH",
@@ -48,11 +58,15 @@ def run_extraction(args):
     from gait_tf.errors import ConfigError
     from gait_tf.video.pipeline import extract_silhouettes
 
+    if args.min_height <= 0 or args.min_height != args.min_height:
+        raise ConfigError(f"--min-height must be a positive number of pixels, got {args.min_height}")
     if args.step < 1:
         raise ConfigError(f"--step must be >= 1, got {args.step}")
     if args.max_frames is not None and args.max_frames < 1:
         raise ConfigError(f"--max-frames must be >= 1, got {args.max_frames}")
     kwargs = {"bg_method": args.bg_method, "background": args.background} if args.method == "bgsub" else {}
+    if args.method == "blazepose":
+        kwargs = {"detector": args.detector, "min_height": args.min_height}
     return extract_silhouettes(args.video, args.method, segmenter=args.segmenter, track=parse_track(args.track),
                                max_frames=args.max_frames, step=args.step,
                                progress=False if args.no_progress else "auto", **kwargs)
@@ -76,7 +90,12 @@ def register(subparsers):
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="output folder")
     p.add_argument("--pickle", action="store_true",
                    help="also write the pretreated uint8 [T, 64, 64] OpenGait pickle <stem>.pkl")
-    p.add_argument("--overlay", metavar="PATH", help="write an overlay .gif/.mp4/.avi (mask + box on the frames)")
+    p.add_argument("--overlay", metavar="PATH", help="write an overlay .gif/.mp4/.avi (mask + box on the frames); "
+                   "with --all-tracks the default is DIR/overlay.mp4")
+    p.add_argument("--all-tracks", action="store_true",
+                   help="--method blazepose: write every person track (DIR/tracks/<id>/, DIR/tracks.json, "
+                        "overlay, contact sheet)")
+    p.add_argument("--no-figures", action="store_true", help="with --all-tracks: no overlay and contact sheet")
     p.set_defaults(func=main)
 
 
@@ -92,6 +111,8 @@ def main(args):
     out = Path(args.output)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"-o {out}: exists and is not a folder")
+    if args.all_tracks:
+        return all_tracks(args, out)
     result = run_extraction(args)
     out.mkdir(parents=True, exist_ok=True)
     stem = Path(result.source).stem if not result.source.startswith("<") else "video"
@@ -121,4 +142,49 @@ def main(args):
 
         n = write_overlay(args.overlay, args.video, result, max_frames=args.max_frames, step=args.step)
         print(f"wrote overlay ({n} frames) {args.overlay}")
+    return 0
+
+
+def run_people(args):
+    """The real front end over ``args.video`` -> :class:`~gait_tf.video.frontend.PeopleResult`."""
+    from gait_tf.errors import ConfigError
+    from gait_tf.video.frontend import track_people
+
+    if args.method != "blazepose":
+        raise ConfigError(f"--all-tracks needs --method blazepose (got {args.method}): background subtraction and "
+                          "the U-Net give one foreground, not separate people")
+    if args.min_height <= 0 or args.min_height != args.min_height:
+        raise ConfigError(f"--min-height must be a positive number of pixels, got {args.min_height}")
+    if args.step < 1:
+        raise ConfigError(f"--step must be >= 1, got {args.step}")
+    if args.max_frames is not None and args.max_frames < 1:
+        raise ConfigError(f"--max-frames must be >= 1, got {args.max_frames}")
+    return track_people(args.video, detector=args.detector, min_height=args.min_height, max_frames=args.max_frames,
+                        step=args.step, progress=False if args.no_progress else "auto")
+
+
+def print_people(result, file=None):
+    file = file or sys.stdout
+    extra = f", {result.corrupt_frames} corrupt frame(s) skipped" if result.corrupt_frames else ""
+    print(f"{result.source}: {result.n_frames} frames, {len(result.people)} person track(s){extra}", file=file)
+    for p in result.people:
+        print(f"  track {p.track_id}: frames {int(p.frames[0])}-{int(p.frames[-1])} ({len(p)} seen), "
+              f"person score {p.score:.2f}, mean mask {p.areas.mean():.0f} px", file=file)
+    for d in result.dropped:
+        print(f"  (dropped track {d['track_id']}: {d['reason']})", file=file)
+
+
+def all_tracks(args, out):
+    from gait_tf.video.people_outputs import write_people
+
+    if args.overlay and Path(args.overlay).suffix.lower() not in (".gif", ".mp4", ".avi"):
+        from gait_tf.errors import VideoError
+
+        raise VideoError(f"--overlay {args.overlay}: use a .gif, .mp4 or .avi file name")
+    result = run_people(args)
+    print_people(result)
+    overlay = None if args.no_figures else (args.overlay or "overlay.mp4")
+    write_people(result, out, args.video, overlay=overlay, sheet=None if args.no_figures else "contact_sheet.png",
+                 max_frames=args.max_frames, step=args.step,
+                 extra={"method": "blazepose", "detector": args.detector, "min_height": args.min_height})
     return 0

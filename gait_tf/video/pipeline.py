@@ -24,8 +24,10 @@ from gait_tf.video.readers import open_video
 #: minimum number of pretreated silhouette frames needed to embed a walker (about a
 #: third of a gait cycle at 25 fps; models are trained on 30-frame clips)
 MIN_FRAMES = 10
-#: segmentation methods of :func:`extract_silhouettes`
-METHODS = ("bgsub", "unet")
+#: segmentation methods of :func:`extract_silhouettes`: the real front end (BlazePose
+#: people detection + instance masks + tracking, :mod:`gait_tf.video.frontend`), background
+#: subtraction, and the U-Net trained on synthetic walkers
+METHODS = ("blazepose", "bgsub", "unet")
 #: default minimum person size, as a fraction of the frame area
 MIN_AREA_FRAC = 0.003
 
@@ -160,14 +162,16 @@ def iter_masks(reader, method="bgsub", *, segmenter=None, background=None, progr
             yield mask
 
 
-def extract_silhouettes(source, method="bgsub", *, segmenter=None, background=None, track="largest",
+def extract_silhouettes(source, method="blazepose", *, segmenter=None, background=None, track="largest",
                         min_area=None, max_frames=None, step=1, progress=False, tracker_kwargs=None,
                         **bg_kwargs) -> SilhouetteTrack:
     """Segment and track the people of a video; return the followed person's silhouettes.
 
     Args:
         source: video file, GIF, image folder, ``.npy`` or array (see ``VideoReader``).
-        method: ``"bgsub"`` (static camera) or ``"unet"`` (learned, any background).
+        method: ``"blazepose"`` (default: the real front end, every person detected,
+            segmented and tracked), ``"bgsub"`` (static camera) or ``"unet"`` (trained on
+            synthetic walkers).
         segmenter: for ``"unet"``, a ``UNetSegmenter`` or ``.keras`` path (default weights).
         background: for ``"bgsub"``, footage of the empty scene to fit the background on
             (video path, image folder, array; needed when the walker does not cross the
@@ -188,6 +192,9 @@ def extract_silhouettes(source, method="bgsub", *, segmenter=None, background=No
 
     if method not in METHODS:
         raise ConfigError(f"unknown segmentation method {method!r}; choose one of {', '.join(METHODS)}")
+    if method == "blazepose":
+        return _follow_person(source, track=track, max_frames=max_frames, step=step, progress=progress,
+                              **(tracker_kwargs or {}), **bg_kwargs)
     reader = open_video(source, max_frames=max_frames, step=step)
     tracker = BoxTracker(**(tracker_kwargs or {}))
     per_track: dict[int, list] = {}
@@ -220,6 +227,32 @@ def extract_silhouettes(source, method="bgsub", *, segmenter=None, background=No
         frame_indices=np.array([it[0] for it in items], np.int64),
         boxes=np.array([np.asarray(b) for b in chosen.boxes], np.float32).reshape(-1, 4),
         crops=[(it[1], it[2]) for it in items], other_boxes=other_boxes)
+
+
+def _follow_person(source, *, track="largest", max_frames=None, step=1, progress=False, **kwargs) -> SilhouetteTrack:
+    """``extract_silhouettes(method="blazepose")``: the real front end's person ``track``
+    (``"largest"`` or an id) as a :class:`SilhouetteTrack` (person-shaped frames only)."""
+    from gait_tf.video.frontend import track_people
+
+    res = track_people(source, max_frames=max_frames, step=step, progress=progress, **kwargs)
+    if track in (None, "largest"):
+        person = res.largest()
+    else:
+        try:
+            person = res.by_id(int(track))
+        except (TypeError, ValueError):
+            raise VideoError(f"track must be 'largest' or a track id, got {track!r}") from None
+    keep = np.flatnonzero(person.shape_ok)
+    other_boxes: dict[int, list] = {}
+    for p in res.people:
+        if p.track_id != person.track_id:
+            for f, b in zip(p.frames, p.boxes):
+                other_boxes.setdefault(int(f) // step, []).append((tuple(float(v) for v in b), f"track {p.track_id}"))
+    return SilhouetteTrack(
+        source=res.source, frame_shape=tuple(res.frame_shape), fps=res.fps, n_frames=res.n_frames, method="blazepose",
+        track_id=person.track_id, tracks=[p.summary() for p in res.people],
+        frame_indices=person.frames[keep] // step, boxes=person.boxes[keep],
+        crops=[person.crops[k] for k in keep], other_boxes=other_boxes)
 
 
 def overlay_frames(source, result: SilhouetteTrack, *, max_frames=None, step=1) -> Iterator[np.ndarray]:
@@ -281,7 +314,7 @@ def check_gallery_model(gallery, model_name, gallery_source="gallery"):
                            f"model given is {model_name!r}; use the model the gallery was enrolled with")
 
 
-def identify_video(source, gallery, model, *, model_name=None, method="bgsub", segmenter=None, track="largest",
+def identify_video(source, gallery, model, *, model_name=None, method="blazepose", segmenter=None, track="largest",
                    top_k=5, threshold=..., min_frames=MIN_FRAMES, gallery_source="gallery",
                    progress=False, **extract_kwargs) -> VideoIdentification:
     """Identify the walker of a video against a gallery.
@@ -312,3 +345,71 @@ def identify_video(source, gallery, model, *, model_name=None, method="bgsub", s
     emb = model_embed_fn(model)(seq)
     ident = gallery.identify(emb, top_k=top_k, threshold=threshold, model_name=name)
     return VideoIdentification(identification=ident, track=result, n_pretreated=len(seq), embedding=emb)
+
+
+@dataclasses.dataclass
+class PersonIdentification:
+    """One person track of a video and who it is: ``track`` (a
+    :class:`~gait_tf.video.frontend.PersonSequence`), the gallery's ``identification``
+    (None when the track has fewer than ``min_frames`` usable silhouettes: ``reason``
+    says so), the pretreated frame count and the embedding ``[P, D]``."""
+
+    track: object
+    identification: object
+    n_pretreated: int
+    embedding: np.ndarray | None = None
+    reason: str | None = None
+
+    @property
+    def identity(self) -> str | None:
+        return None if self.identification is None else self.identification.identity
+
+    def to_dict(self) -> dict:
+        out = {"track": self.track.summary(), "n_pretreated": self.n_pretreated}
+        if self.identification is not None:
+            out.update(self.identification.to_dict())
+        else:
+            out["identity"] = None
+            out["reason"] = self.reason
+        return out
+
+
+def identify_people(source, gallery, model, *, model_name=None, track=None, top_k=5, threshold=...,
+                    min_frames=MIN_FRAMES, gallery_source="gallery", progress=False, people=None,
+                    **track_kwargs) -> tuple:
+    """Identify **every** walker of a video against a gallery.
+
+    Runs the real front end (:func:`~gait_tf.video.frontend.track_people`, or uses
+    ``people``, a result of it), pretreats each person track's silhouettes, embeds each
+    track with ``model`` and ranks the gallery's subjects (open set: ``"unknown"`` above
+    the threshold). ``track`` restricts the answer to one track id.
+
+    Returns ``(people_result, [PersonIdentification, ...])`` in track order.
+
+    Raises:
+        GalleryError: the gallery was made by another model.
+        VideoError: unreadable/empty video, nobody in it, unknown ``track``, or no track
+            with ``min_frames`` usable silhouettes.
+    """
+    from gait_tf.evaluation.embed import model_embed_fn
+    from gait_tf.video.frontend import track_people
+
+    name = model_name or model_name_of(model)
+    check_gallery_model(gallery, name, gallery_source)
+    res = people if people is not None else track_people(source, progress=progress, **track_kwargs)
+    persons = [res.by_id(int(track))] if track not in (None, "all") else res.people
+    embed = model_embed_fn(model)
+    answers = []
+    for p in persons:
+        seq, _ = p.pretreated()
+        if len(seq) < min_frames:
+            answers.append(PersonIdentification(p, None, len(seq), reason=(
+                f"only {len(seq)} usable silhouettes; at least {min_frames} are needed (MIN_FRAMES)")))
+            continue
+        emb = embed(seq)
+        ident = gallery.identify(emb, top_k=top_k, threshold=threshold, model_name=name)
+        answers.append(PersonIdentification(p, ident, len(seq), emb))
+    if not any(a.identification is not None for a in answers):
+        raise VideoError(f"{res.source}: no person track has {min_frames} usable silhouettes (MIN_FRAMES); "
+                         + "; ".join(f"track {a.track.track_id}: {a.n_pretreated}" for a in answers))
+    return res, answers

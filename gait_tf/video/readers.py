@@ -30,6 +30,8 @@ VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".m
 GIF_EXTENSIONS = (".gif",)
 #: still-image extensions accepted in image folders
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+#: consecutive undecodable frames after which a video is taken to end
+MAX_CORRUPT_RUN = 25
 #: numpy files holding a whole clip ``[T, H, W(, C)]`` (memory-mapped, not loaded)
 ARRAY_EXTENSIONS = (".npy",)
 
@@ -103,6 +105,7 @@ class VideoReader:
         self._array = None
         self._files: list[Path] | None = None
         self.fps: float | None = None
+        self.corrupt_frames, self.corrupt_indices = 0, []
         raw_count: int | None = None
         if isinstance(source, np.ndarray):
             if source.ndim not in (3, 4):
@@ -196,7 +199,10 @@ class VideoReader:
             for path in self._files:
                 img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
                 if img is None:
-                    raise VideoError(f"{path}: unreadable image in frame folder {self.name}")
+                    if len(self._files) == 1:
+                        raise VideoError(f"{path}: unreadable image")
+                    yield None  # skipped and counted by iter_indexed
+                    continue
                 if img.dtype == np.uint16:
                     img = (img >> 8).astype(np.uint8)
                 if img.ndim == 3 and img.shape[2] == 3:
@@ -221,18 +227,42 @@ class VideoReader:
             if not cap.isOpened():
                 raise VideoError(f"{self.path}: unreadable video (no decoder could open it)")
             try:
+                total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+                index, pending = 0, 0
                 while True:
                     ok, frame = cap.read()
-                    if not ok:
+                    if ok and frame is not None:
+                        # undecodable frames *between* good ones are skipped and counted;
+                        # failures at the end are just the end (frame counts are estimates)
+                        for _ in range(pending):
+                            yield None
+                        pending = 0
+                        yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+                    elif index < total - 1 and pending < MAX_CORRUPT_RUN:
+                        pending += 1
+                    else:
                         break
-                    yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+                    index += 1
             finally:
                 cap.release()
 
     def __iter__(self) -> Iterator[np.ndarray]:
+        for _, frame in self.iter_indexed():
+            yield frame
+
+    def iter_indexed(self) -> Iterator[tuple]:
+        """Yield ``(index, frame)``: ``index`` is the 0-based position of the frame in the
+        source (counting frames skipped by ``step`` and corrupt ones), ``frame`` as
+        ``__iter__``. Undecodable frames in the middle of a video or folder are skipped and
+        counted in :attr:`corrupt_frames` (their indices in :attr:`corrupt_indices`)."""
         n_out = 0
         shape = None
+        self.corrupt_frames, self.corrupt_indices = 0, []
         for i, frame in enumerate(self._raw_frames()):
+            if frame is None:
+                self.corrupt_frames += 1
+                self.corrupt_indices.append(i)
+                continue
             if i % self.step:
                 continue
             rgb = to_rgb(frame, self.name, i)
@@ -240,12 +270,13 @@ class VideoReader:
                 shape = rgb.shape
             elif rgb.shape != shape:
                 raise VideoError(f"{self.name}: frame {i} has size {rgb.shape[:2]}, earlier frames {shape[:2]}")
-            yield rgb
+            yield i, rgb
             n_out += 1
             if self.max_frames is not None and n_out >= self.max_frames:
                 return
         if n_out == 0:
-            raise VideoError(f"{self.name}: empty video (no frames could be decoded)")
+            what = f" ({self.corrupt_frames} corrupt)" if self.corrupt_frames else ""
+            raise VideoError(f"{self.name}: empty video (no frames could be decoded{what})")
 
     def __repr__(self):
         return f"VideoReader({self.name!r}, kind={self.kind!r}, frames={self.frame_count}, fps={self.fps})"
