@@ -13,7 +13,7 @@ from gait_tf.pose.tf1_names import pose_name_map  # noqa: E402
 
 @pytest.fixture(scope="module")
 def net():
-    return HumanPoseIRNetwork()
+    return HumanPoseIRNetwork(backend="keras")  # the untrained Keras network, not the real backend
 
 
 @pytest.fixture(scope="module")

@@ -114,6 +114,16 @@ class HumanPoseIRNetwork:
 
     ``backbone="mobilenet_v2"`` is the faster option (same API, own weights only).
     ``self.model`` is the Keras model of :func:`build_pose_model`.
+
+    **Which backend answers** (``backend``): ``"auto"`` (default) uses the real-pose
+    backend, :class:`~gait_tf.pose.blazepose_backend.BlazePoseNetwork` (BlazePose, all
+    persons, fetched by ``gait-tf models fetch``), for ``joint_positions`` /
+    ``estimate_joints`` / ``heat_maps`` / ``feed_forward`` *while the network has no
+    weights*; once weights are restored (:meth:`restore`), given (``model=``) or trained
+    (:class:`~gait_tf.pose.training.PoseTrainer`), the Keras network answers, as before.
+    ``"keras"`` always uses the Keras network (untrained if no weights), ``"blazepose"``
+    always the real backend. ``feed_forward_features`` always comes from the Keras network.
+    ``self.backend`` says which one answers now.
     """
 
     FEATURES = FEATURES
@@ -124,8 +134,14 @@ class HumanPoseIRNetwork:
     JOINT_NAMES = tuple(JOINT_NAMES)
 
     def __init__(self, backbone="inception_resnet_v2", loss_type="SCE", input_scale=255.0,
-                 jit_compile=False, model=None, **model_kwargs):
+                 jit_compile=False, model=None, backend="auto", **model_kwargs):
         import tensorflow as tf
+
+        if backend not in ("auto", "keras", "blazepose"):
+            raise ModelError(f"HumanPoseIRNetwork: backend must be 'auto', 'keras' or 'blazepose', got {backend!r}")
+        self._backend_choice = backend
+        self.has_weights = model is not None
+        self._real = None
 
         if loss_type not in ("SCE", "MSE"):
             raise ModelError(f"HumanPoseIRNetwork: loss_type must be 'SCE' or 'MSE', got {loss_type!r}")
@@ -151,13 +167,33 @@ class HumanPoseIRNetwork:
         x, _ = self._prep(x)
         return np.asarray(self._features_fn(x))
 
+    @property
+    def backend(self) -> str:
+        """``"keras"`` or ``"blazepose"``: who answers ``joint_positions`` / ``heat_maps`` now."""
+        if self._backend_choice == "auto":
+            return "keras" if self.has_weights else "blazepose"
+        return self._backend_choice
+
+    def _real_backend(self):
+        if self.backend != "blazepose":
+            return None
+        if self._real is None:
+            from gait_tf.pose.blazepose_backend import BlazePoseNetwork
+
+            self._real = BlazePoseNetwork()
+        return self._real
+
     def feed_forward(self, x):
         """Unsmoothed probability maps ``sigmoid(logits)`` ``[B, 289, 289, 16]``."""
+        if self._real_backend() is not None:
+            return self._real.feed_forward(x)
         x, _ = self._prep(x)
         return np.asarray(self._heads_fn(x)["probs"])
 
     def heat_maps(self, x):
         """Smoothed heat maps ``[B, 289, 289, 16]`` in [0, 1]."""
+        if self._real_backend() is not None:
+            return self._real.heat_maps(x)
         x, _ = self._prep(x)
         return np.asarray(self._heads_fn(x)["heatmaps"])
 
@@ -166,8 +202,11 @@ class HumanPoseIRNetwork:
 
         Coordinates are in the input image's pixels (arg-max of the smoothed heat map,
         scaled by ``H / 289`` and ``W / 289``); a probability is the peak of the
-        unsmoothed map ``sigmoid(logits)``. Joint order: :data:`JOINT_NAMES`.
+        unsmoothed map ``sigmoid(logits)``. Joint order: :data:`JOINT_NAMES`. (With the
+        real-pose backend: the most prominent person's joints, see ``backend``.)
         """
+        if self._real_backend() is not None:
+            return self._real.joint_positions(x)
         x, (h, w) = self._prep(x)
         out = self._heads_fn(x)
         ys = np.asarray(out["y"], np.float32) * (h / HEATMAP_SIZE)
@@ -200,11 +239,14 @@ class HumanPoseIRNetwork:
 
         path = str(checkpoint_path)
         if path.endswith(".weights.h5"):
-            return tf1_names.load_keras_weights(self.model, path)
-        entries = tf1_names.pose_name_map(self.model)
-        if is_pre_trained_imagenet_checkpoint:
-            entries = [e for e in entries if e.names[0].startswith("InceptionResnetV2/")]
-        return tf1_names.restore_tf1(entries, path)
+            out = tf1_names.load_keras_weights(self.model, path)
+        else:
+            entries = tf1_names.pose_name_map(self.model)
+            if is_pre_trained_imagenet_checkpoint:
+                entries = [e for e in entries if e.names[0].startswith("InceptionResnetV2/")]
+            out = tf1_names.restore_tf1(entries, path)
+        self.has_weights = True
+        return out
 
 
 def _heads(out):

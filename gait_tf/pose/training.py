@@ -156,6 +156,7 @@ class PoseTrainer:
         import keras
 
         self.net = net
+        net.has_weights = True  # trained weights: the Keras network answers (HumanPoseIRNetwork.backend)
         self.kind = net.loss_type
         self.pos_weight = float(pos_weight)
         if bn_momentum is not None:  # slim's 0.999 needs thousands of steps for usable inference statistics
