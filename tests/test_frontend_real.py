@@ -191,3 +191,38 @@ def test_gif_with_palette_and_transparency_is_read(tmp_path):
     clip = read_video(path)
     assert clip.shape == (5, 60, 40, 3)
     assert (clip[2, 30, 20] == 255).all() and (clip[2, 2, 2] == [200, 30, 30]).all()
+
+
+def test_enroll_video_and_identify_every_walker(real_video_dir, tmp_path, capsys):
+    """Two walkers enrolled from the clip; identify-video answers every track: the enrolled
+    ones by name (same frames: distance ~0), the others "unknown" at a tight threshold."""
+    from gait_tf import models
+    from gait_tf.gallery import Gallery
+
+    model = models.create("gaitset", in_channels=(1, 4, 8, 8), out_channels=8, bin_num=(2, 1))
+    model_path = tmp_path / "tiny_gaitset.keras"
+    model.save(model_path)
+    gallery = tmp_path / "people.gallery"
+    Gallery("gaitset", (6, 8)).save(gallery)
+    video = str(real_video_dir / "four_walkers.mp4")
+    for tid, name in ((1, "white_shirt"), (2, "yellow_shirt")):
+        assert cli(["gallery", "enroll-video", video, "--gallery", str(gallery), "--model", str(model_path),
+                    "--track", str(tid), "--subject", name, "--max-frames", "40", "--no-progress"]) == 0
+    assert "enrolled 'white_shirt' from track 1" in capsys.readouterr().out
+    assert cli(["identify-video", video, "--gallery", str(gallery), "--model", str(model_path), "--max-frames", "40",
+                "--threshold", "0.001", "--json", "--no-progress"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    answers = {t["track"]["track_id"]: t for t in doc["tracks"]}
+    assert len(answers) >= 3
+    assert answers[1]["identity"] == "white_shirt" and answers[2]["identity"] == "yellow_shirt"
+    assert answers[1]["matches"][0]["distance"] < 1e-3
+    others = [a for tid, a in answers.items() if tid not in (1, 2) and a["identity"] is not None]
+    assert others and all(a["identity"] == "unknown" for a in others)
+    # one track only, as text
+    assert cli(["identify-video", video, "--gallery", str(gallery), "--model", str(model_path), "--max-frames", "40",
+                "--track", "2", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "track 2 (frames" in out and "identity yellow_shirt" in out and "track 1 (frames" not in out
+    assert cli(["gallery", "enroll-video", video, "--gallery", str(gallery), "--model", str(model_path),
+                "--track", "9", "--subject", "x", "--max-frames", "20", "--no-progress"]) == 2
+    assert "no person track 9" in capsys.readouterr().err

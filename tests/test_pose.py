@@ -162,7 +162,9 @@ def test_cli_pose_draws_and_prints(net, tmp_path, monkeypatch, capsys):
     img = np.zeros((240, 320, 3), np.uint8)
     img[60:200, 140:180] = 200
     Image.fromarray(img).save(tmp_path / "walker.png")
-    assert main(["pose", str(tmp_path / "walker.png"), "--out", str(tmp_path / "out")]) == 0
+    weights = net.save(tmp_path / "net.weights.h5")  # --weights: the Keras network answers, one person
+    assert main(["pose", str(tmp_path / "walker.png"), "--out", str(tmp_path / "out"), "--weights", str(weights),
+                 "--threshold", "0"]) == 0
     printed = capsys.readouterr().out
     assert "right_ankle" in printed and "left_wrist" in printed and "%" in printed
     drawn = np.asarray(Image.open(tmp_path / "out" / "walker_pose.png"))

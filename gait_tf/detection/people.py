@@ -50,6 +50,16 @@ def keypoint_distance(a: Landmarks, b: Landmarks, min_score=0.3) -> float:
     return float(d / max(body_height(a), body_height(b)))
 
 
+def part_of(a: Landmarks, b: Landmarks, inside=0.7, smaller=0.6) -> bool:
+    """True when ``a``'s keypoint box lies mostly (``inside``) within ``b``'s and ``a`` is
+    less than ``smaller`` times ``b``'s height: ``a`` is a part of ``b`` read as a body."""
+    ba, bb = a.box(), b.box()
+    w = max(0.0, min(ba[2], bb[2]) - max(ba[0], bb[0]))
+    h = max(0.0, min(ba[3], bb[3]) - max(ba[1], bb[1]))
+    area = max((ba[2] - ba[0]) * (ba[3] - ba[1]), 1e-6)
+    return w * h / area >= inside and body_height(a) < smaller * body_height(b)
+
+
 def same_person(a: Landmarks, b: Landmarks, tol=0.15) -> bool:
     """True when two landmark results describe the same body (mean keypoint distance
     under ``tol`` body heights)."""
@@ -123,6 +133,8 @@ class PersonFinder:
             if lm is None or any(same_person(lm, k) for k in known + found):
                 continue
             found.append(lm)
+        # a small "person" inside a bigger one is a body part read as a body (a tie, an arm)
+        found = [a for a in found if not any(part_of(a, b) for b in known + found if b is not a)]
         return sorted(found, key=person_score, reverse=True)
 
 

@@ -109,20 +109,21 @@ def instance_masks(people, frame_shape, threshold=0.5, keypoint_score=0.5, min_a
     """
     out: list = [None] * len(people)
     items = [(i, p) for i, p in enumerate(people) if p.mask_prob is not None]
-    if not items:
-        return out
-    # union box of all maps: a small canvas holding every person's probability
-    boxes = np.array([p.mask_box for _, p in items])
-    ux0, uy0 = boxes[:, 0].min(), boxes[:, 1].min()
-    ux1, uy1 = boxes[:, 2].max(), boxes[:, 3].max()
-    stack = np.zeros((len(items), uy1 - uy0, ux1 - ux0), np.float32)
-    for k, (_, p) in enumerate(items):
-        x0, y0, x1, y1 = p.mask_box
-        stack[k, y0 - uy0:y1 - uy0, x0 - ux0:x1 - ux0] = p.mask_prob
-    owner = stack.argmax(0) if len(items) > 1 else np.zeros(stack.shape[1:], np.int64)
     for k, (i, p) in enumerate(items):
         x0, y0, x1, y1 = p.mask_box
-        sub = (owner[y0 - uy0:y1 - uy0, x0 - ux0:x1 - ux0] == k) & (p.mask_prob > threshold)
+        sub = p.mask_prob > threshold
+        # contested pixels go to the person with the higher probability (ties: the earlier one)
+        for k2, (_, q) in enumerate(items):
+            if k2 == k:
+                continue
+            ix0, iy0 = max(x0, q.mask_box[0]), max(y0, q.mask_box[1])
+            ix1, iy1 = min(x1, q.mask_box[2]), min(y1, q.mask_box[3])
+            if ix1 <= ix0 or iy1 <= iy0:
+                continue
+            mine = p.mask_prob[iy0 - y0:iy1 - y0, ix0 - x0:ix1 - x0]
+            theirs = q.mask_prob[iy0 - q.mask_box[1]:iy1 - q.mask_box[1], ix0 - q.mask_box[0]:ix1 - q.mask_box[0]]
+            lose = (theirs > mine) if k2 > k else (theirs >= mine)
+            sub[iy0 - y0:iy1 - y0, ix0 - x0:ix1 - x0] &= ~lose
         sub = _keep_body(sub, p.keypoints, (x0, y0), keypoint_score)
         if sub is None or sub.sum() < min_area:
             continue

@@ -23,6 +23,7 @@ A track's person score is the mean of its observations'; tracks that are not peo
 from __future__ import annotations
 
 import dataclasses
+import time
 
 import cv2
 import numpy as np
@@ -159,10 +160,14 @@ class PersonTracker:
         self._next_id = 1
         self._last_detect = None
         self.stats = {"landmark_runs": 0, "detections": 0}
+        #: seconds spent per stage: "pose" (landmark model on the tracks' ROIs), "detection"
+        #: (proposals + their verification), "segmentation" (instance masks), "tracking" (the rest)
+        self.timings = {"pose": 0.0, "detection": 0.0, "segmentation": 0.0, "tracking": 0.0}
 
     # --- one frame -------------------------------------------------------------------------
     def update(self, index, image) -> list:
         """Process frame ``index`` (``uint8 [H, W, 3]`` RGB); returns the tracks seen in it."""
+        t_start = time.perf_counter()
         seen: dict[int, Landmarks] = {}
         for t in self.active:
             # an unseen track retries its predicted ROI on the next 2 frames, then every 3rd
@@ -172,16 +177,19 @@ class PersonTracker:
             self.stats["landmark_runs"] += 1
             if lm.presence >= self.min_presence and torso_score(lm) >= self.min_torso:
                 seen[t.track_id] = lm
+        t_pose = time.perf_counter()
         self._resolve_duplicates(seen)
         # look for people more often while a track has just been lost
         lost = any(1 <= t.missed <= 10 for t in self.active if t.track_id not in seen)
         every = self.lost_detect_every if lost else self.detect_every
         due = self._last_detect is None or index - self._last_detect >= every
         new_people = []
+        t_det0 = time.perf_counter()
         if due:
             self._last_detect = index
             self.stats["detections"] += 1
             new_people = self.finder.find(image, known=list(seen.values()))
+        t_det1 = time.perf_counter()
         by_id = {t.track_id: t for t in self.active}
         order = list(seen.items())
         for lm in new_people:
@@ -193,7 +201,9 @@ class PersonTracker:
                 by_id[track.track_id] = track
             seen[track.track_id] = lm
             order.append((track.track_id, lm))
+        t_seg0 = time.perf_counter()
         masks = instance_masks([lm for _, lm in order], image.shape, threshold=self.mask_threshold)
+        t_seg1 = time.perf_counter()
         for (tid, lm), inst in zip(order, masks):
             self._observe(by_id[tid], index, image, lm, inst)
         for t in list(self.active):
@@ -202,6 +212,11 @@ class PersonTracker:
                 if t.missed > self.max_missed:
                     self.active.remove(t)
                     self.ended.append(t)
+        t_end = time.perf_counter()
+        self.timings["pose"] += t_pose - t_start
+        self.timings["detection"] += t_det1 - t_det0
+        self.timings["segmentation"] += t_seg1 - t_seg0
+        self.timings["tracking"] += (t_det0 - t_pose) + (t_seg0 - t_det1) + (t_end - t_seg1)
         return [by_id[tid] for tid, _ in order]
 
     def _observe(self, track, index, image, lm, inst):

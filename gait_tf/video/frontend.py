@@ -159,9 +159,12 @@ def track_people(source, *, tracker=None, detector="hog+blazepose", min_height=8
     tracker = tracker or default_tracker(detector, min_height, num_threads, **tracker_kwargs)
     shape, n = None, 0
     t0 = time.perf_counter()
+    update = 0.0
     for index, frame in _progress(reader.iter_indexed(), reader.frame_count, "tracking people", progress):
         shape = frame.shape[:2]
+        t1 = time.perf_counter()
         tracker.update(index, frame)
+        update += time.perf_counter() - t1
         n += 1
     elapsed = time.perf_counter() - t0
     tracks = tracker.finish()
@@ -172,7 +175,8 @@ def track_people(source, *, tracker=None, detector="hog+blazepose", min_height=8
     people = [p for p in people if len(p)]
     result = PeopleResult(source=reader.name, frame_shape=tuple(shape), fps=reader.fps, n_frames=n, people=people,
                           dropped=dropped, corrupt_frames=reader.corrupt_frames,
-                          timings={"total_s": elapsed, "frames_per_s": n / elapsed if elapsed else 0.0},
+                          timings={"total_s": elapsed, "frames_per_s": n / elapsed if elapsed else 0.0,
+                                   "decode_s": elapsed - update, **{f"{k}_s": v for k, v in tracker.timings.items()}},
                           stats=dict(tracker.stats))
     if require_person and not people:
         extra = f"; {len(dropped)} candidate track(s) rejected as not people" if dropped else ""
