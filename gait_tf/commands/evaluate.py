@@ -21,6 +21,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from gait_tf.argtypes import positive_int
+
+
 PROTOCOL_CHOICES = ("casia_b", "casia_b_mAP", "oumvlp", "gait3d", "grew")
 
 
@@ -37,7 +40,7 @@ def register(subparsers):
     p.add_argument("--synthetic-rgb", metavar="SUBJECTS", default=None,
                    help="RGB models: evaluate on synthetic RGB walkers of these subjects (e.g. 75-90)")
     p.add_argument("--synthetic-views", default="all", help="views of --synthetic-rgb (default all 11)")
-    p.add_argument("--synthetic-frames", type=int, default=30, help="frames per --synthetic-rgb sequence")
+    p.add_argument("--synthetic-frames", type=positive_int, default=30, help="frames per --synthetic-rgb sequence")
     p.add_argument("--synthetic-cache", default=None, metavar="DIR",
                    help="cache the rendered --synthetic-rgb walkers here (.npz)")
     p.add_argument("--layout", default="auto", choices=["auto", "opengait", "casia_b", "oumvlp"],

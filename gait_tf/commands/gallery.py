@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 
+from gait_tf.argtypes import rate_below_one
+
 
 def register(subparsers):
     from gait_tf.commands.identify import add_probe_arguments
@@ -42,7 +44,7 @@ def register(subparsers):
     k = sub.add_parser("calibrate", help="set the open-set threshold for a false-accept rate on held-out embeddings")
     k.add_argument("gallery", metavar="G.gallery")
     k.add_argument("--embeddings", metavar="FILE.npz", required=True, help="held-out embeddings + subjects")
-    k.add_argument("--far", type=float, default=0.01, help="target false-accept rate (default 0.01)")
+    k.add_argument("--far", type=rate_below_one, default=0.01, help="target false-accept rate in [0, 1) (default 0.01)")
     k.add_argument("--mode", default="pairs", choices=["pairs", "identification"],
                    help="FAR over impostor pairs (default) or over impostor identification attempts")
     k.set_defaults(func=_calibrate)

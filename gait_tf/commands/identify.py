@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from gait_tf.argtypes import non_negative_float, positive_int
+
 
 def register(subparsers):
     p = subparsers.add_parser(
@@ -24,8 +26,8 @@ def register(subparsers):
     )
     p.add_argument("--gallery", required=True, metavar="G.gallery", help="gallery file (gait-tf gallery create)")
     add_probe_arguments(p)
-    p.add_argument("--top-k", type=int, default=5, help="candidates to print (default 5)")
-    p.add_argument("--threshold", type=float, default=None,
+    p.add_argument("--top-k", type=positive_int, default=5, help="candidates to print (default 5)")
+    p.add_argument("--threshold", type=non_negative_float, default=None,
                    help="open-set distance threshold (default: the gallery's calibrated one)")
     p.add_argument("--closed-set", action="store_true", help="never answer 'unknown'")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")

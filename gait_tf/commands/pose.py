@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from gait_tf.argtypes import positive_int, probability
+
 
 def register(subparsers):
     p = subparsers.add_parser(
@@ -14,17 +16,18 @@ def register(subparsers):
     p.add_argument("--weights", metavar="W", help="TF1 checkpoint prefix (original project's names) or "
                    "*.weights.h5; default: random weights (for a smoke test only)")
     add_network_args(p)
-    p.add_argument("--threshold", type=float, default=0.0, help="draw joints with probability >= this")
+    p.add_argument("--threshold", type=probability, default=0.0,
+                   help="draw joints with probability >= this (0..1, default 0)")
     p.set_defaults(func=run)
 
 
 def add_network_args(p):
     """Options that rebuild the HumanPoseIRNetwork architecture that the weights were trained with."""
     p.add_argument("--backbone", default="inception_resnet_v2", choices=["inception_resnet_v2", "mobilenet_v2"])
-    p.add_argument("--resolution", type=int, default=272,
+    p.add_argument("--resolution", type=positive_int, default=272, choices=(272, 136),
                    help="mobilenet_v2 backbone only: internal input size (272 default; 136 for the fast recipe "
                    "of scripts/pose_pckh.py)")
-    p.add_argument("--aux-channels", type=int, default=768,
+    p.add_argument("--aux-channels", type=positive_int, default=768,
                    help="mobilenet_v2 backbone only: channels of the auxiliary tower's 5x5 conv (768 default; 256 in the fast recipe)")
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from gait_tf.argtypes import non_negative_int, positive_int
+
 
 def register(subparsers):
     p = subparsers.add_parser(
@@ -26,10 +28,10 @@ def register(subparsers):
     p.add_argument("--subject", default=None, help="subject id for a single GIF/folder (default: its name)")
     p.add_argument("--condition", default="nm-01", help="condition for a single GIF/folder (default nm-01)")
     p.add_argument("--view", default="000", help="view for a single GIF/folder (default 000)")
-    p.add_argument("--img-size", type=int, default=64, help="output frame size (default 64)")
-    p.add_argument("--min-foreground", type=int, default=10000,
+    p.add_argument("--img-size", type=positive_int, default=64, help="output frame size (default 64)")
+    p.add_argument("--min-foreground", type=non_negative_int, default=10000,
                    help="drop frames whose grey-level sum is <= this (default 10000, as OpenGait)")
-    p.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1), help="threads (default min(4, CPUs))")
+    p.add_argument("--workers", type=positive_int, default=min(4, os.cpu_count() or 1), help="threads (default min(4, CPUs))")
     p.add_argument("--overwrite", action="store_true", help="replace existing pickles (default: skip them)")
     p.add_argument("--strict", action="store_true", help="stop at the first unreadable sequence")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -64,11 +66,8 @@ def run(args):
 
     from gait_tf.data.io import read_sequence, write_pickle
     from gait_tf.data.pretreat import pretreat_sequence
-    from gait_tf.errors import ConfigError, DataError
+    from gait_tf.errors import DataError
 
-    for name in ("img_size", "min_foreground", "workers"):
-        if getattr(args, name) < (0 if name == "min_foreground" else 1):
-            raise ConfigError(f"--{name.replace('_', '-')}={getattr(args, name)}: must be positive")
     jobs, empty_folders, single = _jobs(args)
     strict = args.strict or single  # a single GIF/folder: its error is the command's error
     out_root = Path(args.out).expanduser()

@@ -7,6 +7,8 @@ It is for development and tests only; production serving uses tensorflow/serving
 """
 from __future__ import annotations
 
+from gait_tf.argtypes import port, port_or_off, positive_float, positive_int
+
 
 def register(subparsers):
     p = subparsers.add_parser(
@@ -16,10 +18,10 @@ def register(subparsers):
     )
     p.add_argument("--dev", action="store_true", help="run the in-process development server (required)")
     p.add_argument("--model-config", default="saved_models/models.config", help="models.config (default %(default)s)")
-    p.add_argument("--port", type=int, default=8500, help="gRPC port on 127.0.0.1 (default 8500; 0 = any free)")
-    p.add_argument("--rest-port", type=int, default=8501, help="REST port on 127.0.0.1 (default 8501; -1 = off)")
+    p.add_argument("--port", type=port, default=8500, help="gRPC port on 127.0.0.1 (default 8500; 0 = any free)")
+    p.add_argument("--rest-port", type=port_or_off, default=8501, help="REST port on 127.0.0.1 (default 8501; -1 = off)")
     p.add_argument("--no-warmup", action="store_true", help="skip replaying the warm-up requests")
-    p.add_argument("--workers", type=int, default=16, help="gRPC worker threads (default 16)")
+    p.add_argument("--workers", type=positive_int, default=16, help="gRPC worker threads (default 16)")
     p.set_defaults(func=run)
 
 

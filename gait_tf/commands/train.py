@@ -1,6 +1,8 @@
 """``gait-tf train --config training/configs/NAME.yaml [--set key=value ...] [--workdir DIR]``."""
 from __future__ import annotations
 
+from gait_tf.argtypes import positive_float, positive_int
+
 
 def register(subparsers):
     p = subparsers.add_parser(
@@ -21,13 +23,13 @@ def register(subparsers):
     p.add_argument("--strategy", default=None,
                    choices=["auto", "default", "one_device", "mirrored", "multi_worker"],
                    help="tf.distribute strategy (overrides train.strategy); multi_worker reads TF_CONFIG")
-    p.add_argument("--cpu-replicas", type=int, default=None, metavar="N",
+    p.add_argument("--cpu-replicas", type=positive_int, default=None, metavar="N",
                    help="split the CPU into N logical devices (for --strategy mirrored without GPUs)")
-    p.add_argument("--max-steps", type=int, default=None,
+    p.add_argument("--max-steps", type=positive_int, default=None,
                    help="stop after N steps in this process (checkpointed; rerun to continue)")
-    p.add_argument("--max-minutes", type=float, default=None,
+    p.add_argument("--max-minutes", type=positive_float, default=None,
                    help="stop after this wall time (checkpointed; rerun to continue)")
-    p.add_argument("--max-cpu-minutes", type=float, default=None,
+    p.add_argument("--max-cpu-minutes", type=positive_float, default=None,
                    help="stop after this much CPU time of the process, all threads (30 = 15 min on 2 "
                    "cores; checkpointed; rerun to continue)")
     p.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
@@ -38,7 +40,6 @@ def run(args):
     import json
     from pathlib import Path
 
-    from gait_tf.errors import ConfigError
     from gait_tf.train.config import dump_config, load_config
 
     overrides = list(args.overrides)
@@ -55,8 +56,6 @@ def run(args):
         print(dump_config(cfg), end="")
         return 0
     if args.cpu_replicas is not None:
-        if args.cpu_replicas < 1:
-            raise ConfigError(f"--cpu-replicas {args.cpu_replicas}: must be >= 1")
         from gait_tf.train.distribute import configure_logical_cpus
 
         configure_logical_cpus(args.cpu_replicas)
