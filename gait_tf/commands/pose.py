@@ -57,13 +57,18 @@ def _load_image(path):
 
 
 def run(args):
+    from gait_tf.pose.checks import check_image_size
+
+    images = [_load_image(p) for p in args.images]  # fail on a bad file before building the net
+    for path, img in zip(args.images, images):
+        check_image_size(img.shape[:2], f"image {str(path)!r}")  # a 1x1 image holds no person
+
     from PIL import Image
 
     from gait_tf.pose.drawing import draw_skeleton
     from gait_tf.pose.human_pose import JOINT_NAMES
     from gait_tf.utils.atomic import atomic_write
 
-    images = [_load_image(p) for p in args.images]  # fail on a bad file before building the net
     net = pose_network(args)
     if args.weights:
         net.restore(args.weights)
