@@ -44,11 +44,14 @@ def add_probe_arguments(p, required=True):
 
 def load_probes(args, embedding_shape=None):
     """→ (embeddings float32 [N, ...], names [N], model name or None) from --embeddings or
-    --model + --sequence."""
+    --model + --sequence. The model name is the embeddings file's ``model`` entry, or the
+    identity of the ``--model`` (:func:`gait_tf.evaluation.embed.model_identity`): it is
+    checked against the gallery's."""
     import numpy as np
 
     from gait_tf.errors import ConfigError
-    from gait_tf.evaluation.embed import load_embeddings, load_model, model_embed_fn, read_probe_sequence
+    from gait_tf.evaluation.embed import (load_embeddings, load_model, model_embed_fn, model_identity,
+                                          read_probe_sequence)
 
     if args.embeddings:
         if args.model:
@@ -64,14 +67,18 @@ def load_probes(args, embedding_shape=None):
         return emb, names, model_name
     if not args.model:
         raise ConfigError("--sequence needs --model M.keras to embed it")
-    fn = model_embed_fn(load_model(args.model))
+    model = load_model(args.model)
+    fn = model_embed_fn(model)
     emb = np.stack([fn(read_probe_sequence(path)) for path in args.sequence])
-    return emb, np.array([str(p) for p in args.sequence]), None
+    return emb, np.array([str(p) for p in args.sequence]), model_identity(model)
 
 
 def run(args):
+    from gait_tf.errors import ConfigError
     from gait_tf.gallery import Gallery
 
+    if args.closed_set and args.threshold is not None:
+        raise ConfigError("--closed-set and --threshold exclude each other")
     gallery = Gallery.load(args.gallery)
     emb, names, model_name = load_probes(args, gallery.embedding_shape)
     threshold = None if args.closed_set else (args.threshold if args.threshold is not None else ...)

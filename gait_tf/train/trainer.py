@@ -63,19 +63,13 @@ def init_weights_from(model, path):
     """Copy weights from the ``.keras`` file ``path`` into ``model`` for every layer with the
     same name and weight shapes (e.g. GLN phase 1 -> phase 2). Returns the copied layer names;
     raises CheckpointError if none matches."""
-    import keras
-
-    from gait_tf import models
     from gait_tf.errors import CheckpointError
+    from gait_tf.utils.keras_files import load_keras_model
 
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"model.init_weights: file not found: {path}")
-    models.list_models()  # register the custom layers
-    try:
-        source = keras.saving.load_model(path, compile=False)
-    except Exception as exc:  # noqa: BLE001 - any load failure is a bad file for the user
-        raise CheckpointError(f"model.init_weights: cannot load {path}: {exc}") from None
+    source = load_keras_model(path, "model.init_weights", CheckpointError)  # empty/truncated/junk: named
     by_name = {layer.name: layer for layer in source.layers}
     copied = []
     for layer in model.layers:
