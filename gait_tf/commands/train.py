@@ -26,18 +26,19 @@ def register(subparsers):
     p.add_argument("--cpu-replicas", type=positive_int, default=None, metavar="N",
                    help="split the CPU into N logical devices (for --strategy mirrored without GPUs)")
     p.add_argument("--max-steps", type=positive_int, default=None,
-                   help="stop after N steps in this process (checkpointed; rerun to continue)")
+                   help="stop after N steps in this process (checkpointed and exported; rerun to continue)")
     p.add_argument("--max-minutes", type=positive_float, default=None,
-                   help="stop after this wall time (checkpointed; rerun to continue)")
+                   help="stop after this wall time (checkpointed and exported; rerun to continue)")
     p.add_argument("--max-cpu-minutes", type=positive_float, default=None,
                    help="stop after this much CPU time of the process, all threads (30 = 15 min on 2 "
-                   "cores; checkpointed; rerun to continue)")
+                   "cores; checkpointed and exported; rerun to continue)")
     p.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
     p.set_defaults(func=run)
 
 
 def run(args):
     import json
+    import sys
     from pathlib import Path
 
     from gait_tf.train.config import dump_config, load_config
@@ -65,8 +66,15 @@ def run(args):
     summary = train(cfg, workdir, resume=args.resume, max_steps=args.max_steps,
                     max_seconds=None if args.max_minutes is None else args.max_minutes * 60,
                     max_cpu_seconds=None if args.max_cpu_minutes is None else args.max_cpu_minutes * 60)
-    print(json.dumps({k: summary[k] for k in ("name", "step", "finished", "steps_per_s", "checkpoint",
-                                              "export")} | {"loss": summary["last_metrics"].get("loss")}))
+    if summary["stopped_by"]:
+        flag = {"max_steps": f"--max-steps {args.max_steps}", "max_seconds": f"--max-minutes {args.max_minutes}",
+                "max_cpu_seconds": f"--max-cpu-minutes {args.max_cpu_minutes}"}[summary["stopped_by"]]
+        print(f"stopped by the budget {flag} at step {summary['step']} of {summary['iterations']} "
+              f"(checkpointed{', model exported' if summary['export'] else ''}; rerun to continue)",
+              file=sys.stderr)
+    print(json.dumps({k: summary[k] for k in ("name", "step", "finished", "stopped_by", "steps_per_s",
+                                              "checkpoint", "export")}
+                     | {"loss": summary["last_metrics"].get("loss")}))
     return 0
 
 
