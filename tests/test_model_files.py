@@ -106,3 +106,42 @@ def test_training_init_weights_and_segmenter_name_the_damage(model_files):
         from gait_tf.evaluation.embed import load_model
 
         load_model(files["junk"])
+
+
+def test_convert_names_bad_pt_files_and_unknown_models_first(tmp_path, capsys, monkeypatch):
+    """An empty .pt gave an empty reason, a junk one a bare number; an unknown model was
+    reported only after the checkpoint had been read."""
+    pytest.importorskip("torch")
+    import torch
+
+    torch.save({"model": {"w": torch.zeros(2)}}, tmp_path / "good.pt")
+    raw = (tmp_path / "good.pt").read_bytes()
+    cases = {
+        "empty.pt": (b"", "the file is empty (0 bytes)"),
+        "text.pt": (b"hello world\n", "not a PyTorch checkpoint: neither a torch.save zip archive nor a pickle"),
+        "cut.pt": (raw[: len(raw) // 2], "a truncated or damaged torch.save archive"),
+        "pickle.pt": (b"\x80\x04\x95" + bytes(range(200)), "cannot read PyTorch checkpoint"),
+    }
+    for name, (data, expected) in cases.items():
+        (tmp_path / name).write_bytes(data)
+        out = tmp_path / f"{name}.keras"
+        assert main(["convert", "--model", "gaitset", "--checkpoint", str(tmp_path / name), "--out", str(out)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and name in err[0] and expected in err[0], err
+        reason = err[0].rsplit(": ", 1)[-1]
+        assert reason.strip() and not reason.strip().strip("'").isdigit(), err[0]  # never empty or a bare number
+        assert not out.exists()
+
+    import gait_tf.convert.common as common
+
+    def never(path):  # the checkpoint must not be read for a model that cannot be converted
+        raise AssertionError("checkpoint read before the model name was checked")
+
+    monkeypatch.setattr(common, "load_state_dict", never)
+    assert main(["convert", "--model", "gaitnope", "--checkpoint", str(tmp_path / "good.pt"), "--out",
+                 str(tmp_path / "x.keras")]) == 2
+    assert "--model 'gaitnope': no PyTorch converter for this model; supported: gaitgl, gaitpart, gaitset" \
+        in capsys.readouterr().err
+    assert main(["convert", "--model", "gaitset", "--preset", "nope", "--checkpoint", str(tmp_path / "good.pt"),
+                 "--out", str(tmp_path / "x.keras")]) == 2
+    assert "unknown preset 'nope' for model 'gaitset'" in capsys.readouterr().err
