@@ -181,16 +181,24 @@ def test_serving_demo_flow_enrolls_and_identifies_over_grpc(tmp_path, capsys):
     seqs = {s: random_silhouettes(1, 6, seed=10 + i)[0] for i, s in enumerate(["001", "002", "003"])}
     pretreated = np.zeros((6, 64, 64), np.uint8)
     pretreated[:, :, 10:54] = seqs["002"]  # a [T, 64, 64] probe is cropped to the central 44 columns
-    probes = [("001", seqs["001"]), ("002", pretreated), ("003", seqs["003"])]
-    report = run_serving_demo(tmp_path / "trained.keras", seqs, probes, tmp_path / "demo", progress=False)
+    stranger = random_silhouettes(1, 6, seed=99)[0]
+    probes = [("001", seqs["001"], "subject 001 nm-05 view 090"), ("002", pretreated), ("003", seqs["003"]),
+              (None, stranger, "subject 016 nm-05 view 090 (never enrolled)")]
+    report = run_serving_demo(tmp_path / "trained.keras", seqs, probes, tmp_path / "demo", progress=False,
+                              threshold=1e-3)
     assert report["rank1_accuracy"] == 1.0 and report["enrolled"] == 3
-    assert [p["predicted"] for p in report["probes"]] == ["001", "002", "003"]
-    assert max(p["distance"] for p in report["probes"]) < 1e-4  # same sequence, served twice
+    assert [p["predicted"] for p in report["probes"]] == ["001", "002", "003", "unknown"]
+    assert max(p["distance"] for p in report["probes"][:3]) < 1e-4  # same sequence, served twice
     assert report["export"]["version"] == 1 and report["server"].startswith("127.0.0.1:")
     gallery = Gallery.load(report["gallery"])
     assert gallery.subjects == ["001", "002", "003"]
     np.testing.assert_allclose(gallery.embeddings[0], keras_embeddings(model, seqs["001"][None])[0], atol=1e-5)
-    assert "probe recognised as '002'" in capsys.readouterr().out
+    # each probe line says which probe it is; the stranger's says it was never enrolled
+    lines = [ln.strip() for ln in capsys.readouterr().out.splitlines() if ln.strip().startswith("probe ")]
+    assert lines[0].startswith("probe subject 001 nm-05 view 090") and lines[0].endswith("→ '001' (distance 0.000) ✓")
+    assert lines[1].startswith("probe subject 002 #0") and "→ '002'" in lines[1]
+    assert lines[3].startswith("probe subject 016 nm-05 view 090 (never enrolled) → 'unknown'")
+    assert lines[3].endswith("✓ (rejected)")
 
 
 def _config(root, entries):

@@ -148,8 +148,8 @@ def run(args):
         return ds.load(next(r for r in ds.records if (r.subject, r.condition, r.view) == (subject, condition, v)))
 
     enroll = {s: [seq(s, c) for c in ("nm-01", "nm-02", "nm-03", "nm-04")] for s in enrolled}
-    probes = [(s, seq(s, c)) for s in enrolled for c in ("nm-05", "bg-01", "cl-01")]
-    probes.append((None, seq(unknown, "nm-05")))
+    probes = [(s, seq(s, c), f"subject {s} {c} view {view}") for s in enrolled for c in ("nm-05", "bg-01", "cl-01")]
+    probes.append((None, seq(unknown, "nm-05"), f"subject {unknown} nm-05 view {view} (never enrolled)"))
     # open-set threshold for 5% false accepts, calibrated on held-out impostor pairs: sequences of
     # the held-out subjects that are neither enrolled nor probed (nm-06, bg-02, cl-02, all views).
     # Training subjects would be the wrong population: the model separates them too well.
@@ -162,7 +162,8 @@ def run(args):
     served = run_serving_demo(model_path, enroll, probes, out / "serving", model_name="gaitset",
                               threshold=calibration["threshold"])
     last = served["probes"][-1]
-    print(f"person {unknown} (never enrolled) → {last['predicted']!r}")
+    verdict = "rejected as unknown, as it should be" if last["predicted"] == "unknown" else "falsely accepted"
+    print(f"subject {unknown}, the person never enrolled (nm-05, view {view}) → {last['predicted']!r}: {verdict}")
     timings["serving"] = round(time.time() - t0, 1)
 
     total = round(time.time() - t_start, 1)
