@@ -34,7 +34,7 @@ import warnings
 CPP_LOG_LINE = re.compile(r"^[IWEF]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ [^\]]+\] ")
 ABSL_PREINIT_LINE = "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR"
 NOISY_LOGGERS = ("tensorflow", "absl", "h5py", "jax")
-NOISY_WARNING_MODULES = r"(tensorflow|keras|absl|google\.protobuf|h5py|tf_keras|ml_dtypes)(\.|$)"
+NOISY_WARNING_MODULES = r"(tensorflow|keras|absl|google\.protobuf|h5py|tf_keras|ml_dtypes|torch)(\.|$)"
 
 
 def is_noise(line: str) -> bool:
