@@ -1,7 +1,7 @@
 """gait_tf: gait recognition on Keras 3 / TensorFlow 2, exportable to TF Serving."""
 from pathlib import Path
 
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, setup
 
 HERE = Path(__file__).parent
 
@@ -13,10 +13,16 @@ setup(
     long_description=(HERE / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     python_requires=">=3.11,<3.13",
-    packages=find_packages(include=["gait_tf", "gait_tf.*"]),
+    # namespace discovery: the data folders (gait_tf/data/partitions, gait_tf/segmentation/weights)
+    # have no __init__.py but are importable, so setuptools wants them listed as packages (it
+    # warned ~90 lines otherwise); their files are declared as package data below
+    packages=find_namespace_packages(include=["gait_tf", "gait_tf.*"], exclude=["*.__pycache__"]),
+    # the packages live at the project root: said explicitly, `pip install -e .` uses a plain
+    # .pth file (this folder on sys.path) instead of an import hook that warns 10 more lines
+    package_dir={"": "."},
     include_package_data=True,
-    package_data={"gait_tf": ["data/partitions/*.json", "segmentation/weights/*.keras",
-                             "segmentation/weights/*.json"]},
+    package_data={"gait_tf.data.partitions": ["*.json"],
+                  "gait_tf.segmentation.weights": ["*.keras", "*.json"]},
     install_requires=[
         "tensorflow>=2.21,<2.22",
         "keras>=3.12",

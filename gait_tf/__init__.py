@@ -9,6 +9,8 @@ import importlib
 import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+#: whether the user chose TensorFlow's C++ log level (then ``gait-tf`` leaves it alone)
+TF_LOG_LEVEL_FROM_USER = "TF_CPP_MIN_LOG_LEVEL" in os.environ
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 __version__ = "0.1.0"

@@ -106,6 +106,26 @@ def threshold_for_far(impostor_distances, far: float) -> float:
     return float(np.nextafter(d[k], np.float32(-np.inf)))
 
 
+def _check_top_k(top_k) -> int:
+    """``top_k`` as an int >= 1; GalleryError otherwise (0 or -3 must not mean "default")."""
+    if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1:
+        raise GalleryError(f"top_k must be an integer >= 1, got {top_k!r}")
+    return int(top_k)
+
+
+def _check_threshold(threshold):
+    """An open-set threshold: None (closed set) or a finite distance >= 0."""
+    if threshold is None:
+        return None
+    try:
+        value = float(threshold)
+    except (TypeError, ValueError):
+        raise GalleryError(f"threshold must be a number (a distance) or None, got {threshold!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise GalleryError(f"threshold must be a finite distance >= 0 (or None for a closed set), got {threshold!r}")
+    return value
+
+
 class Gallery:
     """Enrolled subjects' embeddings for identification by one model.
 
@@ -141,7 +161,7 @@ class Gallery:
         self.embed_fn = embed_fn
         self.storage_dtype = np.dtype(storage_dtype)
         self.calibration: dict | None = None
-        self._threshold = None if threshold is None else float(threshold)
+        self._threshold = _check_threshold(threshold)
         self._chunks: list[np.ndarray] = []
         self._chunk_labels: list[np.ndarray] = []
         self._emb = np.zeros((0, *shape), self.storage_dtype)
@@ -194,7 +214,7 @@ class Gallery:
 
     @threshold.setter
     def threshold(self, value):
-        self._threshold = None if value is None else float(value)
+        self._threshold = _check_threshold(value)
 
     # ------------------------------------------------------------------ inputs
     def _check_model(self, model_name):
@@ -329,6 +349,9 @@ class Gallery:
         threshold: override the gallery's threshold (``None`` = closed set).
         """
         self._check_model(model_name)
+        _check_top_k(top_k)
+        if threshold is not ...:
+            _check_threshold(threshold)
         emb = self._as_embeddings(probe, "probe embedding")
         if len(emb) != 1:
             raise GalleryError(f"identify takes one probe, got {len(emb)}; use identify_batch")
@@ -338,10 +361,11 @@ class Gallery:
                        ) -> list[Identification]:
         """:meth:`identify` for probes ``[N, *shape]``; returns N :class:`Identification`."""
         self._check_model(model_name)
+        top_k = _check_top_k(top_k)
+        thr = self.threshold if threshold is ... else _check_threshold(threshold)
         emb = self._as_embeddings(probes, "probe embeddings")
-        thr = self.threshold if threshold is ... else threshold
         ids, dist = self.subject_distances(emb)
-        k = max(1, min(int(top_k), len(ids)))
+        k = min(top_k, len(ids))
         results = []
         for row in dist:
             top = np.argsort(row, kind="stable")[:k]
@@ -455,9 +479,14 @@ class Gallery:
             )
         try:
             gallery = cls(meta["model_name"], tuple(meta["embedding_shape"]), meta["metric"], embed_fn=embed_fn,
-                          storage_dtype=meta.get("storage_dtype", "float32"), threshold=meta.get("threshold"))
-        except (KeyError, GalleryError) as exc:
+                          storage_dtype=meta.get("storage_dtype", "float32"))
+            threshold = meta.get("threshold")
+            # a calibrated threshold may sit just below 0 (impostors at distance 0: accept nothing)
+            if threshold is not None and not (isinstance(threshold, (int, float)) and math.isfinite(threshold)):
+                raise GalleryError(f"threshold {threshold!r} is not a finite number")
+        except (KeyError, TypeError, GalleryError) as exc:
             raise GalleryError(f"{path}: bad gallery metadata ({exc})") from exc
+        gallery._threshold = None if threshold is None else float(threshold)
         if emb.shape[1:] != gallery.embedding_shape or labels.shape != (len(emb),):
             raise GalleryError(
                 f"{path}: stored embeddings {emb.shape} / subjects {labels.shape} do not match the recorded "

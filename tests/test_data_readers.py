@@ -275,3 +275,22 @@ def test_truncated_gif(tmp_path, real_silhouettes_dir):
     (tmp_path / "cut.gif").write_bytes(data[: len(data) // 2])
     with pytest.raises(DataError, match=r"cut.gif: corrupt or truncated GIF after \d+ frames"):
         read_sequence(tmp_path / "cut.gif")
+
+
+def test_colour_gif_says_what_is_wrong(tmp_path, real_silhouettes_dir):
+    """An RGB GIF was refused as "corrupt or truncated GIF after 0 frames"."""
+    from PIL import ImageSequence
+
+    frames = []
+    with Image.open(real_silhouettes_dir / "nm.gif") as gif:
+        for frame in ImageSequence.Iterator(gif):
+            g = np.asarray(frame.convert("L"))
+            rgb = np.stack([g, g // 3, (255 - g) * (g > 0)], axis=-1).astype(np.uint8)  # a colour picture
+            frames.append(Image.fromarray(rgb))
+    frames[0].save(tmp_path / "colour.gif", save_all=True, append_images=frames[1:])
+    with pytest.raises(DataError) as info:
+        read_sequence(tmp_path / "colour.gif")
+    message = str(info.value)
+    assert "corrupt or truncated" not in message
+    assert message.startswith(f"{tmp_path / 'colour.gif'} (frame 0): colour image (P, mean chroma")
+    assert "where a silhouette is expected" in message and "gait-tf silhouettes" in message

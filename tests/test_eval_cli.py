@@ -83,7 +83,7 @@ def _tiny_model(path):
     x = keras.layers.TimeDistributed(keras.layers.Flatten())(x)
     x = keras.layers.GlobalMaxPooling1D()(x)
     x = keras.layers.Reshape((4, 4))(x)
-    model = keras.Model(inp, {"embeddings": x})
+    model = keras.Model(inp, {"embeddings": x}, name="tiny")
     model.save(path)
     return model
 
@@ -104,10 +104,10 @@ def _write_dataset(root, views=("000", "090"), n_subjects=3, seed=0):
 
 
 def test_evaluate_model_over_dataset(tmp_path, capsys, real_silhouettes_dir):
-    model = _tiny_model(tmp_path / "tiny.keras")
+    model = _tiny_model(tmp_path / "model.keras")
     _write_dataset(tmp_path / "data")
     out = tmp_path / "out"
-    rc = main(["evaluate", "--model", str(tmp_path / "tiny.keras"), "--data", str(tmp_path / "data"),
+    rc = main(["evaluate", "--model", str(tmp_path / "model.keras"), "--data", str(tmp_path / "data"),
                "--layout", "opengait", "--protocol", "casia_b", "--out", str(out), "--no-plots", "--quiet"])
     assert rc == 0, capsys.readouterr().err
     report = json.loads((out / "report.json").read_text())
@@ -116,6 +116,8 @@ def test_evaluate_model_over_dataset(tmp_path, capsys, real_silhouettes_dir):
     assert report["embedding_shape"] == [4, 4] and report["num_sequences"] == 3 * 10 * 2
     with np.load(out / "embeddings.npz") as npz:
         emb, subjects = npz["embeddings"], npz["subjects"]
+        # tagged with the model's identity (its Keras name), as galleries are: not the file's
+        # name ("model", the trainer's default export)
         assert str(npz["model"]) == "tiny"
     # the saved embedding of the first record equals a direct call on its frames
     from gait_tf.data import read_pickle
@@ -127,19 +129,23 @@ def test_evaluate_model_over_dataset(tmp_path, capsys, real_silhouettes_dir):
 
     # enroll the evaluated embeddings, then identify a pretreated pickle through the model
     g = str(tmp_path / "tiny.gallery")
-    assert main(["gallery", "create", g, "--model-name", "tiny", "--embeddings", str(out / "embeddings.npz")]) == 0
+    # --model-name defaults to the embeddings' model; calibrating with embeddings of the same
+    # model is accepted (it was refused: "model" vs "tiny")
+    assert main(["gallery", "create", g, "--embeddings", str(out / "embeddings.npz")]) == 0
+    assert main(["gallery", "calibrate", g, "--embeddings", str(out / "embeddings.npz"), "--far", "0.05"]) == 0
+    assert main(["gallery", "info", g]) == 0 and '"model_name": "tiny"' in capsys.readouterr().out
     probe = tmp_path / "data" / "002" / "cl-02" / "090" / "090.pkl"
     capsys.readouterr()
-    assert main(["identify", "--gallery", g, "--model", str(tmp_path / "tiny.keras"), "--sequence", str(probe),
+    assert main(["identify", "--gallery", g, "--model", str(tmp_path / "model.keras"), "--sequence", str(probe),
                  "--top-k", "2"]) == 0
     line = capsys.readouterr().out.strip().splitlines()[-1]
     assert line.startswith(f"{probe}: 002 ")
     # raw silhouettes (GIF) are pretreated, embedded and enrolled; the same walker in
     # another condition is found among the synthetic subjects
-    assert main(["gallery", "enroll", g, "--model", str(tmp_path / "tiny.keras"), "--sequence",
+    assert main(["gallery", "enroll", g, "--model", str(tmp_path / "model.keras"), "--sequence",
                  str(real_silhouettes_dir / "nm.gif"), "--subject", "real"]) == 0
     capsys.readouterr()
-    assert main(["identify", "--gallery", g, "--model", str(tmp_path / "tiny.keras"), "--sequence",
+    assert main(["identify", "--gallery", g, "--model", str(tmp_path / "model.keras"), "--sequence",
                  str(real_silhouettes_dir / "bg.gif"), "--closed-set"]) == 0
     assert capsys.readouterr().out.strip().splitlines()[-1].startswith(f"{real_silhouettes_dir / 'bg.gif'}: real ")
 
@@ -188,6 +194,22 @@ def test_gallery_and_identify_commands(tmp_path, capsys):
     assert main(["gallery", "info", g]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["num_subjects"] == 6 and info["model_name"] == "toy" and info["embedding_shape"] == [2, 8]
+    # --closed-set and --threshold contradict each other
+    assert main(["identify", "--gallery", g, "--embeddings", str(tmp_path / "probe.npz"), "--closed-set",
+                 "--threshold", "1"]) == 2
+    assert "--closed-set and --threshold exclude each other" in capsys.readouterr().err
+    # a gallery that would enroll nobody is refused unless --allow-empty
+    save_embeddings(tmp_path / "none.npz", {"embeddings": np.zeros((0, 2, 8), np.float32),
+                                            "subjects": np.zeros((0,), str)}, model="toy")
+    empty = str(tmp_path / "empty.gallery")
+    assert main(["gallery", "create", empty, "--embeddings", str(tmp_path / "none.npz")]) == 2
+    assert "holds 0 embeddings" in capsys.readouterr().err and not (tmp_path / "empty.gallery").exists()
+    assert main(["gallery", "create", empty, "--model-name", "toy", "--shape", "2,8"]) == 2
+    assert "--allow-empty" in capsys.readouterr().err and not (tmp_path / "empty.gallery").exists()
+    assert main(["gallery", "create", empty, "--embeddings", str(tmp_path / "none.npz"), "--allow-empty"]) == 0
+    assert "is empty" in capsys.readouterr().err
+    assert main(["gallery", "info", empty]) == 0
+    assert json.loads(capsys.readouterr().out)["num_embeddings"] == 0
     # a truncated gallery is reported with its name, exit 2
     raw = (tmp_path / "people.gallery").read_bytes()
     (tmp_path / "cut.gallery").write_bytes(raw[:100])

@@ -261,3 +261,31 @@ def test_cli_export_from_keras_file_and_errors(tiny, tmp_path, capsys):
     assert "unknown --version-policy 'newest'" in capsys.readouterr().err
     with pytest.raises(ModelError):
         ex.load_model_for_export("gaitnn")
+
+
+def test_export_refuses_the_weights_of_another_model(tmp_path, capsys):
+    """`gait-tf export gaitpart --weights gaitset.keras` exported GaitSet under the GaitPart
+    name; the model in a .keras file must be the one named (by its identity)."""
+    from gait_tf import cli, models
+    from gait_tf.evaluation.embed import model_identity
+
+    small = models.create("gaitset", in_channels=[1, 4, 4, 8], out_channels=8, bin_num=[2, 1])
+    small(random_silhouettes(1, 3).astype(np.float32)[..., None] / 255)
+    small.save(tmp_path / "model.keras")  # the trainer's default name: the file name says nothing
+    assert cli.main(["export", "gaitpart", "--weights", str(tmp_path / "model.keras"), "--out",
+                     str(tmp_path / "saved_models" / "gaitpart")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"gait-tf export: error: --weights {tmp_path / 'model.keras'} holds a 'gaitset' model, not "
+                   f"'gaitpart': export it as `gait-tf export gaitset --weights {tmp_path / 'model.keras'}`, or "
+                   "pass the gaitpart model's file"]
+    assert not (tmp_path / "saved_models").exists()
+    # identities: the registry name, whatever the Keras name of the registry's pose models
+    assert model_identity(small) == "gaitset"
+
+    class Named:
+        def __init__(self, name):
+            self.name = name
+
+    assert model_identity(Named("gait_nn_model")) == "gaitnn"
+    assert model_identity(Named("humanpose_mobilenet_v2")) == "humanpose"
+    assert model_identity(Named("my_custom_net")) == "my_custom_net"

@@ -188,3 +188,69 @@ def test_per_subject_best_with_interleaved_enrollment():
     np.testing.assert_array_equal(g.embeddings, x)
     best = g.identify(probes[0], top_k=3)
     assert [m.subject_id for m in best] == [subjects[j] for j in np.argsort(expected[0])[:3]]
+
+
+def test_temporaries_of_killed_saves_are_removed_by_the_next_save(tmp_path):
+    """kill -9 during a save leaves its hidden temporary (the original file stays intact);
+    the next save of the same target removes the temporaries of dead writers, never those of
+    a writer still running."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    target = tmp_path / "people.gallery"
+    g = _line_gallery()
+    g.save(target)
+    writer = ("import sys, time\n"
+              "from gait_tf.utils.atomic import atomic_write\n"
+              f"with atomic_write({str(target)!r}) as fh:\n"
+              "    fh.write(b'x' * 1_000_000)\n"
+              "    fh.flush()\n"
+              "    print('writing', flush=True)\n"
+              "    time.sleep(120)\n")
+
+    def start_writer():
+        proc = subprocess.Popen([sys.executable, "-c", writer], stdout=subprocess.PIPE, text=True)
+        assert proc.stdout.readline().strip() == "writing"
+        return proc
+
+    def temporaries():
+        return sorted(p.name for p in tmp_path.glob(".people.gallery.*.tmp"))
+
+    victim = start_writer()
+    victim.kill()
+    victim.wait()
+    assert len(temporaries()) == 1  # nobody can clean up after a SIGKILL ...
+    assert len(Gallery.load(target)) == 3  # ... and the original is intact
+    for _ in range(3):  # they do not pile up: each save removes its dead predecessors' temporaries
+        victim = start_writer()
+        victim.kill()
+        victim.wait()
+    assert len(temporaries()) == 1
+    live = start_writer()  # a save in progress in another process: its temporary must survive
+    try:
+        victim = start_writer()
+        victim.kill()
+        victim.wait()
+        # a temporary of the old naming (no owner), 2 hours old, and a fresh one
+        old, fresh = tmp_path / ".people.gallery.abcd1234.tmp", tmp_path / ".people.gallery.wxyz9876.tmp"
+        old.write_bytes(b"x")
+        fresh.write_bytes(b"x")
+        os.utime(old, (time.time() - 7200, time.time() - 7200))
+        assert len(temporaries()) == 4  # old, fresh, the live writer's, the victim's
+        g.enroll("carol", np.array([[5.0, 5.0]], np.float32))
+        g.save(target)
+        left = set(temporaries())
+        assert fresh.name in left and old.name not in left and len(left) == 2  # + the live writer's
+        assert Gallery.load(target).num_subjects == 3
+    finally:
+        live.kill()
+        live.wait()
+    g.save(target)
+    assert temporaries() == [fresh.name]
+    # files of other targets are never touched
+    (tmp_path / ".other.gallery.abcd1234.tmp").write_bytes(b"x")
+    os.utime(tmp_path / ".other.gallery.abcd1234.tmp", (0, 0))
+    g.save(target)
+    assert (tmp_path / ".other.gallery.abcd1234.tmp").exists()

@@ -60,10 +60,40 @@ def test_bad_inputs_exit_2_naming_the_culprit(tmp_path, capsys):
     _write(src / "002" / "nm-01" / "090", _frames(3))
     bad = src / "002" / "nm-01" / "090" / "0001.png"
     bad.write_bytes(bad.read_bytes()[:30])
-    assert main(["pretreat", str(src), "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    # --strict: one unreadable frame fails its sequence (the old default)
+    assert main(["pretreat", str(src), "--out", str(tmp_path / "o"), "--quiet", "--strict"]) == 2
+    assert "0001.png: not a readable image" in capsys.readouterr().err
+    # another sequence with only unreadable frames fails whole
+    _write(src / "003" / "nm-01" / "090", _frames(2))
+    for png in (src / "003" / "nm-01" / "090").iterdir():
+        png.write_bytes(b"")
+    assert main(["pretreat", str(src), "--out", str(tmp_path / "o1"), "--quiet"]) == 2
     captured = capsys.readouterr()
-    assert "written 1" in captured.out and "0001.png: not a readable image" in captured.out
-    assert "1 of 2 sequence(s) could not be read" in captured.err
+    assert "written 2" in captured.out and "none of its 2 frame images can be read" in captured.out
+    assert "1 of 3 sequence(s) could not be read" in captured.err
     _write(tmp_path / "black", np.zeros((2, 50, 50), np.uint8))
     assert main(["pretreat", str(tmp_path / "black"), "--out", str(tmp_path / "o2"), "--quiet"]) == 2
     assert "black: empty sequence after pretreatment: all 2 frames dropped" in capsys.readouterr().err
+
+
+def test_unreadable_frames_are_skipped_counted_and_reported(tmp_path, capsys):
+    """A 0-byte PNG in a sequence folder lost the whole sequence (OpenGait's pretreatment
+    crashes on it); now the frame is skipped, counted and named; --strict restores the old
+    behaviour."""
+    src = tmp_path / "casia"
+    frames = _frames(6)
+    _write(src / "001" / "nm-01" / "090", frames)
+    _write(src / "002" / "bg-01" / "000", _frames(4, shift=3))
+    (src / "001" / "nm-01" / "090" / "0002.png").write_bytes(b"")  # 0 bytes
+    cut = src / "001" / "nm-01" / "090" / "0004.png"
+    cut.write_bytes(cut.read_bytes()[:40])  # truncated
+    assert main(["pretreat", str(src), "--out", str(tmp_path / "pkl"), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "written 2" in out and "failed 0" in out
+    assert "unreadable frames skipped: 2 in 1 sequence(s) (--strict to fail instead)" in out
+    assert "0002.png: not a readable image" in out and "0004.png:" in out
+    seq = read_pickle(tmp_path / "pkl" / "001" / "nm-01" / "090" / "090.pkl")
+    assert np.array_equal(seq, pretreat_sequence(frames[[0, 1, 3, 5]]))  # the four readable frames
+    assert main(["pretreat", str(src), "--out", str(tmp_path / "strict"), "--quiet", "--strict"]) == 2
+    assert "0002.png: not a readable image" in capsys.readouterr().err
+    assert not (tmp_path / "strict" / "001").exists()

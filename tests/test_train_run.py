@@ -213,3 +213,7 @@ def test_cpu_budget_stops_after_checkpointing(tmp_path, tiny_config):
     assert printed["step"] == 1 and not printed["finished"] and printed["checkpoint"].endswith("-1")
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["stopped_early"] and 0 < summary["cpu_seconds"] and summary["steps_this_run"] == 1
+    # a budget stop is a normal end: the weights reached are exported, and the summary says why
+    assert printed["stopped_by"] == summary["stopped_by"] == "max_cpu_seconds"
+    assert printed["export"] == str(tmp_path / "run" / "model.keras") and (tmp_path / "run" / "model.keras").is_file()
+    assert "stopped by the budget --max-cpu-minutes 0.0001 at step 1 of 24" in out.stderr

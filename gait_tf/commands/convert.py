@@ -45,7 +45,6 @@ def register(subparsers):
 def run(args):
     import os
     import shutil
-    import tempfile
     from pathlib import Path
 
     from gait_tf.errors import ConfigError
@@ -55,12 +54,19 @@ def run(args):
         raise ConfigError(f"--out {args.out!r}: the output file must end in .keras")
     overrides = dict(_parse_override(t) for t in args.overrides)
 
-    from gait_tf.convert import convert_checkpoint
+    from gait_tf import models
+    from gait_tf.convert import CONVERTERS, convert_checkpoint
+    from gait_tf.errors import ModelError
     from gait_tf.models.blocks import count_parameters
-    from gait_tf.utils.atomic import atomic_path
+    from gait_tf.utils.atomic import atomic_path, make_temp_dir
 
+    # the model name and preset first: reading a checkpoint (torch) takes seconds
+    if args.model.lower() not in CONVERTERS:
+        raise ModelError(f"--model {args.model!r}: no PyTorch converter for this model; supported: "
+                         f"{', '.join(sorted(CONVERTERS))}")
+    models.get_spec(args.model).config_for(args.preset)  # unknown preset -> ModelError naming it
     model = convert_checkpoint(args.checkpoint, model=args.model, preset=args.preset, **overrides)
-    tmpdir = tempfile.mkdtemp(prefix=".convert-", dir=str(out.parent.resolve()) if out.parent.exists() else None)
+    tmpdir = make_temp_dir(out)  # next to the output (same filesystem); stale ones removed first
     try:
         staged = os.path.join(tmpdir, "model.keras")
         model.save(staged)

@@ -20,6 +20,8 @@ import json
 import time
 from pathlib import Path
 
+from gait_tf.argtypes import non_negative_int, positive_float, positive_int
+
 DEMO_MODEL = {"name": "gaitset", "preset": "casia_b",
               "overrides": {"in_channels": [1, 16, 32, 64], "out_channels": 128}}
 
@@ -28,14 +30,14 @@ def register(subparsers):
     p = subparsers.add_parser("demo", help="run the end-to-end demo on built-in synthetic walkers",
                               description=__doc__, formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
     p.add_argument("--out", default="demo_out", help="output folder (default: demo_out)")
-    p.add_argument("--subjects", type=int, default=16,
+    p.add_argument("--subjects", type=positive_int, default=16,
                    help="synthetic subjects (default 16: the first 10 train, the rest are held out)")
-    p.add_argument("--train-subjects", type=int, default=10, help="how many of them train (default 10)")
-    p.add_argument("--steps", type=int, default=400, help="training iterations (default 400)")
-    p.add_argument("--train-seconds", type=float, default=240.0,
+    p.add_argument("--train-subjects", type=positive_int, default=10, help="how many of them train (default 10)")
+    p.add_argument("--steps", type=positive_int, default=400, help="training iterations (default 400)")
+    p.add_argument("--train-seconds", type=positive_float, default=240.0,
                    help="wall-clock budget for training; stops early (checkpointed) when reached")
-    p.add_argument("--workers", type=int, default=2, help="processes for data generation")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=positive_int, default=2, help="processes for data generation")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="population and training seed (default 0)")
     p.set_defaults(func=run)
 
 
@@ -146,8 +148,8 @@ def run(args):
         return ds.load(next(r for r in ds.records if (r.subject, r.condition, r.view) == (subject, condition, v)))
 
     enroll = {s: [seq(s, c) for c in ("nm-01", "nm-02", "nm-03", "nm-04")] for s in enrolled}
-    probes = [(s, seq(s, c)) for s in enrolled for c in ("nm-05", "bg-01", "cl-01")]
-    probes.append((None, seq(unknown, "nm-05")))
+    probes = [(s, seq(s, c), f"subject {s} {c} view {view}") for s in enrolled for c in ("nm-05", "bg-01", "cl-01")]
+    probes.append((None, seq(unknown, "nm-05"), f"subject {unknown} nm-05 view {view} (never enrolled)"))
     # open-set threshold for 5% false accepts, calibrated on held-out impostor pairs: sequences of
     # the held-out subjects that are neither enrolled nor probed (nm-06, bg-02, cl-02, all views).
     # Training subjects would be the wrong population: the model separates them too well.
@@ -160,7 +162,8 @@ def run(args):
     served = run_serving_demo(model_path, enroll, probes, out / "serving", model_name="gaitset",
                               threshold=calibration["threshold"])
     last = served["probes"][-1]
-    print(f"person {unknown} (never enrolled) → {last['predicted']!r}")
+    verdict = "rejected as unknown, as it should be" if last["predicted"] == "unknown" else "falsely accepted"
+    print(f"subject {unknown}, the person never enrolled (nm-05, view {view}) → {last['predicted']!r}: {verdict}")
     timings["serving"] = round(time.time() - t0, 1)
 
     total = round(time.time() - t_start, 1)

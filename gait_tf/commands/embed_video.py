@@ -1,6 +1,7 @@
 """``gait-tf embed-video VIDEO [--out vec.npy]``: the 512-d gait identification vector of a video."""
 from __future__ import annotations
 
+from gait_tf.argtypes import positive_int
 from gait_tf.commands.pose import add_network_args, pose_network
 
 
@@ -15,23 +16,21 @@ def register(subparsers):
     p.add_argument("--pose-weights", metavar="W", help="HumanPoseIRNetwork checkpoint (TF1 prefix or .weights.h5)")
     p.add_argument("--gait-weights", metavar="W", help="GaitNetwork checkpoint (TF1 prefix or .weights.h5)")
     p.add_argument("--recurrent-unit", default="GRU", choices=["GRU", "LSTM"])
-    p.add_argument("--rnn-layers", type=int, default=1)
+    p.add_argument("--rnn-layers", type=positive_int, default=1)
     add_network_args(p)
-    p.add_argument("--max-frames", type=int, default=None, help="use at most this many frames")
-    p.add_argument("--batch-size", type=int, default=16, help="frames per pose-network batch")
+    p.add_argument("--max-frames", type=positive_int, default=None, help="use at most this many frames")
+    p.add_argument("--batch-size", type=positive_int, default=16, help="frames per pose-network batch")
     p.set_defaults(func=run)
 
 
 def run(args):
     import numpy as np
 
-    from gait_tf.errors import ConfigError, VideoError
+    from gait_tf.errors import VideoError
     from gait_tf.pose.gait_network import GaitNetwork
     from gait_tf.utils.atomic import atomic_write
     from gait_tf.video.readers import iter_frames
 
-    if args.rnn_layers < 1:
-        raise ConfigError(f"--rnn-layers must be >= 1, got {args.rnn_layers}")
     pose = pose_network(args)
     if args.pose_weights:
         pose.restore(args.pose_weights)

@@ -21,6 +21,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from gait_tf.argtypes import positive_int
+
 PROTOCOL_CHOICES = ("casia_b", "casia_b_mAP", "oumvlp", "gait3d", "grew")
 
 
@@ -37,7 +39,7 @@ def register(subparsers):
     p.add_argument("--synthetic-rgb", metavar="SUBJECTS", default=None,
                    help="RGB models: evaluate on synthetic RGB walkers of these subjects (e.g. 75-90)")
     p.add_argument("--synthetic-views", default="all", help="views of --synthetic-rgb (default all 11)")
-    p.add_argument("--synthetic-frames", type=int, default=30, help="frames per --synthetic-rgb sequence")
+    p.add_argument("--synthetic-frames", type=positive_int, default=30, help="frames per --synthetic-rgb sequence")
     p.add_argument("--synthetic-cache", default=None, metavar="DIR",
                    help="cache the rendered --synthetic-rgb walkers here (.npz)")
     p.add_argument("--layout", default="auto", choices=["auto", "opengait", "casia_b", "oumvlp"],
@@ -55,14 +57,18 @@ def register(subparsers):
 
 
 def _embeddings_from_model(args):
+    """-> (embeddings dict, model identity)"""
     from gait_tf.data import get_partition, load_dataset
-    from gait_tf.errors import ConfigError, DataError
-    from gait_tf.evaluation.embed import embed_dataset, load_model
+    from gait_tf.errors import ConfigError, DataError, ModelError
+    from gait_tf.evaluation.embed import embed_dataset, load_model, model_identity
+    from gait_tf.utils.keras_files import check_keras_file
 
+    check_keras_file(args.model, "model file", ModelError)  # a bad file is named before the data are read
     if args.synthetic_rgb:
         if args.data or args.partition:
             raise ConfigError("--synthetic-rgb renders its own test set; drop --data/--partition")
-        return _embeddings_from_rgb_walkers(args, load_model(args.model))
+        model = load_model(args.model)
+        return _embeddings_from_rgb_walkers(args, model), model_identity(model)
     if not args.data:
         raise ConfigError("--data ROOT is required with --model (or --synthetic-rgb SUBJECTS for RGB models)")
     ds = load_dataset(args.data, layout=args.layout)
@@ -73,7 +79,7 @@ def _embeddings_from_model(args):
         if not records:
             raise DataError(f"{args.data}: no sequence of the test subjects of partition {args.partition!r}")
     model = load_model(args.model)
-    return embed_dataset(model, ds, records, progress=not args.quiet)
+    return embed_dataset(model, ds, records, progress=not args.quiet), model_identity(model)
 
 
 def _rgb_input_hw(model, path):
@@ -113,7 +119,7 @@ def run(args):
     from gait_tf.evaluation.report import summary_line, to_markdown, write_report
 
     if args.model:
-        data = _embeddings_from_model(args)
+        data, identity = _embeddings_from_model(args)
         source = str(args.model)
     else:
         if args.data or args.partition or args.synthetic_rgb:
@@ -136,7 +142,8 @@ def run(args):
         paths = write_report(result, out)
         written = [paths["markdown"], paths["json"]]
         if args.model:
-            written.append(save_embeddings(out / "embeddings.npz", data, model=Path(args.model).stem))
+            # tagged with the model's identity (as galleries are), not the file's name
+            written.append(save_embeddings(out / "embeddings.npz", data, model=identity))
         if not args.no_plots:
             from gait_tf.evaluation.plots import plot_result
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 
+from gait_tf.argtypes import non_negative_int
+
 
 def _parse_overrides(items):
     from gait_tf.errors import ConfigError
@@ -41,7 +43,7 @@ def register(subparsers):
                    help="model config override when building from the registry (repeatable; JSON values)")
     p.add_argument("--out", required=True, metavar="DIR",
                    help="saved_models/NAME: NAME is the served model name; versions go in DIR/<N>")
-    p.add_argument("--version", type=int, default=None, help="version number (default: next integer)")
+    p.add_argument("--version", type=non_negative_int, default=None, help="version number (default: next integer)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --version")
     p.add_argument("--device", choices=["cpu", "gpu"], default="cpu",
                    help="cpu (default): portable graph, no cuDNN-only ops; gpu: cuDNN RNN kernels, GPU-only")

@@ -3,6 +3,7 @@
 Examples::
 
     gait-tf gallery create people.gallery --model-name gaitset --embeddings enroll.npz
+    gait-tf gallery create empty.gallery --model-name gaitset --shape 62,256 --allow-empty
     gait-tf gallery enroll people.gallery --subject alice --model gaitset.keras --sequence walk.gif
     gait-tf gallery calibrate people.gallery --embeddings heldout.npz --far 0.01
     gait-tf gallery info people.gallery
@@ -13,6 +14,9 @@ to enroll, or the held-out identities for calibration). Every write is atomic.
 from __future__ import annotations
 
 import json
+import sys
+
+from gait_tf.argtypes import rate_below_one
 
 
 def register(subparsers):
@@ -24,10 +28,13 @@ def register(subparsers):
 
     c = sub.add_parser("create", help="new gallery file from an embeddings .npz (subjects = identities)")
     c.add_argument("gallery", metavar="G.gallery")
-    c.add_argument("--model-name", required=True, help="model that made the embeddings (e.g. gaitset)")
+    c.add_argument("--model-name", default=None,
+                   help="model that made the embeddings (e.g. gaitset; default: the 'model' entry of --embeddings)")
     c.add_argument("--embeddings", metavar="FILE.npz", default=None,
-                   help="embeddings + subjects to enroll (optional: an empty gallery needs --shape)")
+                   help="embeddings + subjects to enroll (an empty gallery needs --shape and --allow-empty)")
     c.add_argument("--shape", default=None, help="embedding shape for an empty gallery, e.g. 62,256")
+    c.add_argument("--allow-empty", action="store_true",
+                   help="create the gallery even though it enrolls nobody (refused otherwise)")
     c.add_argument("--metric", default="euc", choices=["euc", "cos"])
     c.add_argument("--float16", action="store_true", help="store embeddings as float16")
     c.add_argument("--force", action="store_true", help="overwrite an existing file")
@@ -56,7 +63,7 @@ def register(subparsers):
     k = sub.add_parser("calibrate", help="set the open-set threshold for a false-accept rate on held-out embeddings")
     k.add_argument("gallery", metavar="G.gallery")
     k.add_argument("--embeddings", metavar="FILE.npz", required=True, help="held-out embeddings + subjects")
-    k.add_argument("--far", type=float, default=0.01, help="target false-accept rate (default 0.01)")
+    k.add_argument("--far", type=rate_below_one, default=0.01, help="target false-accept rate in [0, 1) (default 0.01)")
     k.add_argument("--mode", default="pairs", choices=["pairs", "identification"],
                    help="FAR over impostor pairs (default) or over impostor identification attempts")
     k.set_defaults(func=_calibrate)
@@ -93,12 +100,24 @@ def _create(args):
             raise ConfigError(f"--shape {args.shape!r}: expected comma-separated ints, e.g. 62,256") from None
     else:
         raise ConfigError("give --embeddings FILE.npz or --shape P,D")
-    gallery = Gallery(args.model_name, shape, metric=args.metric, storage_dtype="float16" if args.float16 else "float32")
-    if data is not None:
-        model = str(data["model"]) if "model" in data else None
+    if data is not None and len(data["embeddings"]) == 0 and not args.allow_empty:
+        raise ConfigError(f"--embeddings {args.embeddings}: holds 0 embeddings, so the gallery would enroll "
+                          "nobody; pass --allow-empty to create an empty gallery anyway")
+    if data is None and not args.allow_empty:
+        raise ConfigError("--shape without --embeddings creates an empty gallery (nobody enrolled); pass "
+                          "--allow-empty to create it anyway")
+    model = str(data["model"]) if data is not None and "model" in data else None
+    model_name = args.model_name or model
+    if not model_name:
+        raise ConfigError("--model-name is required: " + ("the embeddings file names no model" if data is not None
+                                                         else "name the model that will make the embeddings"))
+    gallery = Gallery(model_name, shape, metric=args.metric, storage_dtype="float16" if args.float16 else "float32")
+    if data is not None and len(data["embeddings"]):
         gallery.enroll_many(data["embeddings"], _subjects(data, args.embeddings), model_name=model)
     gallery.save(args.gallery)
     print(gallery)
+    if len(gallery) == 0:
+        print(f"note: {args.gallery} is empty: enroll subjects with 'gait-tf gallery enroll'", file=sys.stderr)
 
 
 def _enroll(args):

@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from gait_tf.argtypes import non_negative_float, positive_int
+
 
 def register(subparsers):
     p = subparsers.add_parser(
@@ -24,8 +26,8 @@ def register(subparsers):
     )
     p.add_argument("--gallery", required=True, metavar="G.gallery", help="gallery file (gait-tf gallery create)")
     add_probe_arguments(p)
-    p.add_argument("--top-k", type=int, default=5, help="candidates to print (default 5)")
-    p.add_argument("--threshold", type=float, default=None,
+    p.add_argument("--top-k", type=positive_int, default=5, help="candidates to print (default 5)")
+    p.add_argument("--threshold", type=non_negative_float, default=None,
                    help="open-set distance threshold (default: the gallery's calibrated one)")
     p.add_argument("--closed-set", action="store_true", help="never answer 'unknown'")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
@@ -42,11 +44,14 @@ def add_probe_arguments(p, required=True):
 
 def load_probes(args, embedding_shape=None):
     """→ (embeddings float32 [N, ...], names [N], model name or None) from --embeddings or
-    --model + --sequence."""
+    --model + --sequence. The model name is the embeddings file's ``model`` entry, or the
+    identity of the ``--model`` (:func:`gait_tf.evaluation.embed.model_identity`): it is
+    checked against the gallery's."""
     import numpy as np
 
     from gait_tf.errors import ConfigError
-    from gait_tf.evaluation.embed import load_embeddings, load_model, model_embed_fn, read_probe_sequence
+    from gait_tf.evaluation.embed import (load_embeddings, load_model, model_embed_fn, model_identity,
+                                          read_probe_sequence)
 
     if args.embeddings:
         if args.model:
@@ -62,14 +67,18 @@ def load_probes(args, embedding_shape=None):
         return emb, names, model_name
     if not args.model:
         raise ConfigError("--sequence needs --model M.keras to embed it")
-    fn = model_embed_fn(load_model(args.model))
+    model = load_model(args.model)
+    fn = model_embed_fn(model)
     emb = np.stack([fn(read_probe_sequence(path)) for path in args.sequence])
-    return emb, np.array([str(p) for p in args.sequence]), None
+    return emb, np.array([str(p) for p in args.sequence]), model_identity(model)
 
 
 def run(args):
+    from gait_tf.errors import ConfigError
     from gait_tf.gallery import Gallery
 
+    if args.closed_set and args.threshold is not None:
+        raise ConfigError("--closed-set and --threshold exclude each other")
     gallery = Gallery.load(args.gallery)
     emb, names, model_name = load_probes(args, gallery.embedding_shape)
     threshold = None if args.closed_set else (args.threshold if args.threshold is not None else ...)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 
+from gait_tf.argtypes import non_negative_float, positive_int
 from gait_tf.commands.silhouettes import add_video_arguments, parse_track
 
 
@@ -23,8 +24,8 @@ def register(subparsers):
     p.add_argument("--model", required=True, metavar="M", help="silhouette model (.keras) that made the gallery")
     p.add_argument("--model-name", metavar="NAME",
                    help="model name to check against the gallery (default: the Keras model's name)")
-    p.add_argument("--top-k", type=int, default=5, help="ranked identities to print (default 5)")
-    p.add_argument("--threshold", type=float,
+    p.add_argument("--top-k", type=positive_int, default=5, help="ranked identities to print (default 5)")
+    p.add_argument("--threshold", type=non_negative_float,
                    help="open-set distance threshold (default: the gallery's calibrated one)")
     p.add_argument("--closed-set", action="store_true", help="never answer unknown (ignore any threshold)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from gait_tf.argtypes import positive_float, positive_int, probability
+
 
 def register(subparsers):
     p = subparsers.add_parser(
@@ -19,22 +21,22 @@ def register(subparsers):
     p.add_argument("--out", required=True, metavar="DIR", help="output directory for the drawn PNGs")
     p.add_argument("--weights", metavar="W", help="HumanPoseIRNetwork weights: TF1 checkpoint prefix (original "
                    "project's names) or *.weights.h5; default: the real-pose backend (BlazePose)")
-    p.add_argument("--min-height", type=float, default=60.0, metavar="PX",
+    p.add_argument("--min-height", type=positive_float, default=60.0, metavar="PX",
                    help="real-pose backend: smallest person to look for, in pixels (default 60)")
     p.add_argument("--no-labels", action="store_true", help="draw the skeletons without joint names")
     add_network_args(p)
-    p.add_argument("--threshold", type=float, default=0.5,
-                   help="draw joints with probability >= this (default 0.5)")
+    p.add_argument("--threshold", type=probability, default=0.5,
+                   help="draw joints with probability >= this (0..1, default 0.5)")
     p.set_defaults(func=run)
 
 
 def add_network_args(p):
     """Options that rebuild the HumanPoseIRNetwork architecture that the weights were trained with."""
     p.add_argument("--backbone", default="inception_resnet_v2", choices=["inception_resnet_v2", "mobilenet_v2"])
-    p.add_argument("--resolution", type=int, default=272,
+    p.add_argument("--resolution", type=positive_int, default=272, choices=(272, 136),
                    help="mobilenet_v2 backbone only: internal input size (272 default; 136 for the fast recipe "
                    "of scripts/pose_pckh.py)")
-    p.add_argument("--aux-channels", type=int, default=768,
+    p.add_argument("--aux-channels", type=positive_int, default=768,
                    help="mobilenet_v2 backbone only: channels of the auxiliary tower's 5x5 conv (768 default; 256 in the fast recipe)")
 
 
@@ -64,17 +66,11 @@ def _load_image(path):
 
 
 def run(args):
-    from gait_tf.errors import ConfigError
+    from gait_tf.pose.checks import check_image_size
 
-    if not 0.0 <= args.threshold <= 1.0:
-        raise ConfigError(f"--threshold must be a probability in [0, 1], got {args.threshold}")
-    if not args.min_height > 0:
-        raise ConfigError(f"--min-height must be a positive number of pixels, got {args.min_height}")
     images = [_load_image(p) for p in args.images]  # fail on a bad file before building the net
-    from gait_tf.pose.blazepose_backend import check_images
-
     for path, img in zip(args.images, images):
-        check_images(img, what=f"image {path}")
+        check_image_size(img.shape[:2], f"image {str(path)!r}")  # a 1x1 image holds no person
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     if args.weights:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from gait_tf.argtypes import non_negative_int, positive_int
+
 
 def register(subparsers):
     p = subparsers.add_parser(
@@ -26,12 +28,14 @@ def register(subparsers):
     p.add_argument("--subject", default=None, help="subject id for a single GIF/folder (default: its name)")
     p.add_argument("--condition", default="nm-01", help="condition for a single GIF/folder (default nm-01)")
     p.add_argument("--view", default="000", help="view for a single GIF/folder (default 000)")
-    p.add_argument("--img-size", type=int, default=64, help="output frame size (default 64)")
-    p.add_argument("--min-foreground", type=int, default=10000,
+    p.add_argument("--img-size", type=positive_int, default=64, help="output frame size (default 64)")
+    p.add_argument("--min-foreground", type=non_negative_int, default=10000,
                    help="drop frames whose grey-level sum is <= this (default 10000, as OpenGait)")
-    p.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1), help="threads (default min(4, CPUs))")
+    p.add_argument("--workers", type=positive_int, default=min(4, os.cpu_count() or 1), help="threads (default min(4, CPUs))")
     p.add_argument("--overwrite", action="store_true", help="replace existing pickles (default: skip them)")
-    p.add_argument("--strict", action="store_true", help="stop at the first unreadable sequence")
+    p.add_argument("--strict", action="store_true",
+                   help="stop at the first unreadable sequence or frame (default: an unreadable frame is "
+                   "skipped and reported, an unreadable sequence is counted as failed)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -64,16 +68,15 @@ def run(args):
 
     from gait_tf.data.io import read_sequence, write_pickle
     from gait_tf.data.pretreat import pretreat_sequence
-    from gait_tf.errors import ConfigError, DataError
+    from gait_tf.errors import DataError
 
-    for name in ("img_size", "min_foreground", "workers"):
-        if getattr(args, name) < (0 if name == "min_foreground" else 1):
-            raise ConfigError(f"--{name.replace('_', '-')}={getattr(args, name)}: must be positive")
     jobs, empty_folders, single = _jobs(args)
     strict = args.strict or single  # a single GIF/folder: its error is the command's error
     out_root = Path(args.out).expanduser()
     if out_root.exists() and not out_root.is_dir():
         raise DataError(f"--out {out_root}: exists and is not a folder")
+
+    bad_frames = []  # (sequence, frame path, reason) of frames skipped as unreadable
 
     def work(job):
         subject, condition, view, src = job
@@ -81,8 +84,10 @@ def run(args):
         if dst.exists() and not args.overwrite:
             return "skipped", 0, 0, None
         frames = None
+        skipped = None if args.strict else []  # --strict: one bad frame fails the sequence
         try:
-            frames = read_sequence(src)
+            frames = read_sequence(src, skipped=skipped)
+            bad_frames.extend((src, path, reason) for path, reason in skipped or [])
             seq, kept = pretreat_sequence(frames, img_size=args.img_size, min_foreground=args.min_foreground,
                                           source=str(src), return_kept=True)
         except DataError as exc:
@@ -97,7 +102,7 @@ def run(args):
     frames_kept = frames_dropped = 0
     problems = []
     with ThreadPoolExecutor(max_workers=args.workers) as pool:
-        bar = tqdm(total=len(jobs), desc="pretreat", unit="seq", disable=args.quiet)
+        bar = tqdm(total=len(jobs), desc="pretreat", unit="seq", disable=args.quiet or len(jobs) <= 1)
         for job, (status, n_drop, n_keep, msg) in zip(jobs, pool.map(work, jobs)):
             counts[status] += 1
             frames_dropped += n_drop
@@ -114,6 +119,13 @@ def run(args):
     total = frames_kept + frames_dropped
     if total:
         print(f"  frames kept {frames_kept}, dropped {frames_dropped} ({100 * frames_dropped / total:.1f}%)")
+    if bad_frames:
+        seqs = len({str(seq) for seq, _, _ in bad_frames})
+        print(f"  unreadable frames skipped: {len(bad_frames)} in {seqs} sequence(s) (--strict to fail instead)")
+        for _, path, reason in sorted(bad_frames, key=lambda b: str(b[1]))[:10]:
+            print(f"    {reason}")
+        if len(bad_frames) > 10:
+            print(f"    ... and {len(bad_frames) - 10} more")
     for status, msg in problems[:10]:
         print(f"  {status}: {msg}")
     if len(problems) > 10:

@@ -15,6 +15,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from gait_tf.argtypes import positive_int
+
 
 def add_video_arguments(p):
     """Segmentation/tracking options shared with ``identify-video``."""
@@ -37,8 +39,8 @@ def add_video_arguments(p):
                    help="U-Net weights for --method unet (default: the shipped weights)")
     p.add_argument("--track", default="largest",
                    help="person to follow: 'largest' (largest total area over the video) or a track id")
-    p.add_argument("--max-frames", type=int, metavar="N", help="read at most N frames")
-    p.add_argument("--step", type=int, default=1, metavar="K", help="use every K-th frame (default 1)")
+    p.add_argument("--max-frames", type=positive_int, metavar="N", help="read at most N frames")
+    p.add_argument("--step", type=positive_int, default=1, metavar="K", help="use every K-th frame (default 1)")
     p.add_argument("--no-progress", action="store_true",
                    help="no progress bar (by default one is shown on stderr for videos of 100+ frames)")
 

@@ -6,6 +6,8 @@ Formats: ``casia_b`` (binary PNG frames ``<subject>/<type>/<view>/<subject>-<typ
 """
 from __future__ import annotations
 
+from gait_tf.argtypes import non_negative_int, positive_int
+
 
 def register(subparsers):
     p = subparsers.add_parser(
@@ -20,13 +22,13 @@ def register(subparsers):
     p.add_argument("--conditions", default="all",
                    help="comma list: nm-01..nm-06, bg-01, bg-02, cl-01, cl-02, or nm/bg/cl; default all")
     p.add_argument("--views", default="all", help="comma list of views in degrees (0,18,...,180); default all")
-    p.add_argument("--frames", type=int, default=None,
+    p.add_argument("--frames", type=positive_int, default=None,
                    help="frames per sequence (default: the time to cross the view, about 40-60)")
     p.add_argument("--image-size", default="240x320", help="HxW of rendered frames (default 240x320)")
     p.add_argument("--background", default="static", choices=["static", "moving", "flicker", "moving+flicker"],
                    help="RGB background (rgb format only; default static)")
-    p.add_argument("--seed", type=int, default=0, help="population seed (default 0)")
-    p.add_argument("--workers", type=int, default=1, help="processes (output does not depend on it; default 1)")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="population seed (default 0)")
+    p.add_argument("--workers", type=positive_int, default=1, help="processes (output does not depend on it; default 1)")
     p.add_argument("--montage", default=None, metavar="PNG", help="also write a preview montage")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)

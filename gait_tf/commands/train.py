@@ -1,6 +1,8 @@
 """``gait-tf train --config training/configs/NAME.yaml [--set key=value ...] [--workdir DIR]``."""
 from __future__ import annotations
 
+from gait_tf.argtypes import positive_float, positive_int
+
 
 def register(subparsers):
     p = subparsers.add_parser(
@@ -21,24 +23,24 @@ def register(subparsers):
     p.add_argument("--strategy", default=None,
                    choices=["auto", "default", "one_device", "mirrored", "multi_worker"],
                    help="tf.distribute strategy (overrides train.strategy); multi_worker reads TF_CONFIG")
-    p.add_argument("--cpu-replicas", type=int, default=None, metavar="N",
+    p.add_argument("--cpu-replicas", type=positive_int, default=None, metavar="N",
                    help="split the CPU into N logical devices (for --strategy mirrored without GPUs)")
-    p.add_argument("--max-steps", type=int, default=None,
-                   help="stop after N steps in this process (checkpointed; rerun to continue)")
-    p.add_argument("--max-minutes", type=float, default=None,
-                   help="stop after this wall time (checkpointed; rerun to continue)")
-    p.add_argument("--max-cpu-minutes", type=float, default=None,
+    p.add_argument("--max-steps", type=positive_int, default=None,
+                   help="stop after N steps in this process (checkpointed and exported; rerun to continue)")
+    p.add_argument("--max-minutes", type=positive_float, default=None,
+                   help="stop after this wall time (checkpointed and exported; rerun to continue)")
+    p.add_argument("--max-cpu-minutes", type=positive_float, default=None,
                    help="stop after this much CPU time of the process, all threads (30 = 15 min on 2 "
-                   "cores; checkpointed; rerun to continue)")
+                   "cores; checkpointed and exported; rerun to continue)")
     p.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
     p.set_defaults(func=run)
 
 
 def run(args):
     import json
+    import sys
     from pathlib import Path
 
-    from gait_tf.errors import ConfigError
     from gait_tf.train.config import dump_config, load_config
 
     overrides = list(args.overrides)
@@ -55,8 +57,6 @@ def run(args):
         print(dump_config(cfg), end="")
         return 0
     if args.cpu_replicas is not None:
-        if args.cpu_replicas < 1:
-            raise ConfigError(f"--cpu-replicas {args.cpu_replicas}: must be >= 1")
         from gait_tf.train.distribute import configure_logical_cpus
 
         configure_logical_cpus(args.cpu_replicas)
@@ -66,8 +66,15 @@ def run(args):
     summary = train(cfg, workdir, resume=args.resume, max_steps=args.max_steps,
                     max_seconds=None if args.max_minutes is None else args.max_minutes * 60,
                     max_cpu_seconds=None if args.max_cpu_minutes is None else args.max_cpu_minutes * 60)
-    print(json.dumps({k: summary[k] for k in ("name", "step", "finished", "steps_per_s", "checkpoint",
-                                              "export")} | {"loss": summary["last_metrics"].get("loss")}))
+    if summary["stopped_by"]:
+        flag = {"max_steps": f"--max-steps {args.max_steps}", "max_seconds": f"--max-minutes {args.max_minutes}",
+                "max_cpu_seconds": f"--max-cpu-minutes {args.max_cpu_minutes}"}[summary["stopped_by"]]
+        print(f"stopped by the budget {flag} at step {summary['step']} of {summary['iterations']} "
+              f"(checkpointed{', model exported' if summary['export'] else ''}; rerun to continue)",
+              file=sys.stderr)
+    print(json.dumps({k: summary[k] for k in ("name", "step", "finished", "stopped_by", "steps_per_s",
+                                              "checkpoint", "export")}
+                     | {"loss": summary["last_metrics"].get("loss")}))
     return 0
 
 

@@ -83,6 +83,9 @@ def load_state_dict(path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {str(path)!r} does not exist")
+    problem = _torch_file_problem(path)  # empty / junk / truncated: say so before torch does (badly)
+    if problem:
+        raise CheckpointError(f"checkpoint {str(path)!r}: {problem}")
     try:
         import torch
     except ImportError as exc:  # pragma: no cover - depends on the environment
@@ -92,7 +95,7 @@ def load_state_dict(path) -> dict:
     try:
         obj = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise CheckpointError(f"cannot read PyTorch checkpoint {str(path)!r}: {exc}") from exc
+        raise CheckpointError(f"cannot read PyTorch checkpoint {str(path)!r}: {_torch_load_reason(exc)}") from None
     state = obj.get("model", obj) if isinstance(obj, dict) else None
     if not isinstance(state, dict) or not all(hasattr(v, "shape") for v in state.values()):
         raise CheckpointError(
@@ -103,6 +106,40 @@ def load_state_dict(path) -> dict:
         key = key[len("module."):] if key.startswith("module.") else key
         out[key] = value.detach().cpu().float().numpy() if value.is_floating_point() else value.cpu().numpy()
     return out
+
+
+def _torch_file_problem(path: Path) -> str | None:
+    """What is wrong with ``path`` as a ``torch.save`` file, or None if it may be one (a zip
+    archive, the format since PyTorch 1.6, or a legacy pickle)."""
+    import zipfile
+
+    size = path.stat().st_size
+    if size == 0:
+        return "the file is empty (0 bytes)"
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    if head.startswith(b"PK"):
+        if not zipfile.is_zipfile(path):
+            return f"a truncated or damaged torch.save archive (its zip directory is missing; {size} bytes)"
+        return None
+    if head[:1] == b"\x80":  # pickle protocol 2+: a legacy (pre-1.6) torch.save file
+        return None
+    return (f"not a PyTorch checkpoint: neither a torch.save zip archive nor a pickle (starts with {head!r}, "
+            f"{size} bytes)")
+
+
+def _torch_load_reason(exc) -> str:
+    """One readable line for a ``torch.load`` failure (some have an empty or numeric message)."""
+    text = str(exc).strip()
+    if "WeightsUnpickler error" in text:
+        detail = text.split("WeightsUnpickler error:", 1)[1].strip().splitlines()
+        detail = next((ln.strip() for ln in detail if ln.strip()), "")
+        return ("it holds objects other than tensors and plain containers, which are never unpickled "
+                f"(weights_only; {detail or 'unsupported content'})")
+    first = text.splitlines()[0] if text else ""
+    if not first or first.isdigit() or (isinstance(exc, KeyError) and len(first) < 12):
+        return f"corrupt or not a torch.save file ({type(exc).__name__}{': ' + first if first else ''})"
+    return f"{type(exc).__name__}: {first[:300]}"
 
 
 # ---------------------------------------------------------------- validation / assignment

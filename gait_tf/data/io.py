@@ -80,7 +80,7 @@ def to_grey(image: Image.Image, source, palette_ok=False) -> tuple[np.ndarray, s
                 raise DataError(
                     f"{source}: colour image ({mode}, mean chroma {mean_chroma:.1f} > "
                     f"{MAX_GREY_CHROMA:g}) where a silhouette is expected: rejected; segment "
-                    "the person first (gait_tf.segmentation) or pass binary/grey masks"
+                    "the person first (gait-tf silhouettes VIDEO) or pass binary/grey masks"
                 )
             grey = np.asarray(Image.fromarray(rgb).convert("L"))
             if not palette_ok:
@@ -142,6 +142,8 @@ def read_gif(path) -> np.ndarray:
             grey, note = to_grey(frame.copy(), f"{path} (frame {i})", palette_ok=True)
             frames.append(grey)
             notes.add(note)
+    except DataError:
+        raise  # a colour or non-silhouette frame: to_grey says what is wrong (DataError is a ValueError)
     except _READ_ERRORS as exc:
         raise DataError(f"{path}: corrupt or truncated GIF after {len(frames)} frames ({exc})") from None
     _warn(next((n for n in notes if n), None), path)
@@ -164,21 +166,38 @@ def has_frames(folder) -> bool:
         return any(_is_frame_name(e.name) and e.is_file() for e in it)
 
 
-def read_frames_dir(folder, files=None) -> np.ndarray:
-    """Read a folder of frame images (sorted by name) -> ``uint8 [T, H, W]``."""
+def read_frames_dir(folder, files=None, skipped=None) -> np.ndarray:
+    """Read a folder of frame images (sorted by name) -> ``uint8 [T, H, W]``.
+
+    ``skipped``: a list; when given, frames that cannot be read (empty, truncated or
+    corrupt files) are left out and ``(path, reason)`` is appended to it for each, instead
+    of failing the whole sequence. A folder with no readable frame is still an error.
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise DataError(f"{folder}: no such sequence folder")
     files = list_frames(folder) if files is None else files
     if not files:
         raise DataError(f"{folder}: empty sequence: no frame images ({'/'.join(IMAGE_SUFFIXES)})")
-    frames, notes = [], set()
+    frames, names, notes, bad = [], [], set(), []
     for path in files:
-        grey, note = to_grey(_open(path), path)
+        try:
+            image = _open(path)
+        except DataError as exc:
+            if skipped is None:
+                raise
+            bad.append((path, str(exc)))
+            continue
+        grey, note = to_grey(image, path)
         frames.append(grey)
+        names.append(path.name)
         notes.add(note)
+    if bad and not frames:
+        raise DataError(f"{folder}: none of its {len(files)} frame images can be read (first: {bad[0][1]})")
+    if skipped is not None:
+        skipped.extend(bad)
     _warn(next((n for n in notes if n), None), folder)
-    return _stack(frames, [p.name for p in files], folder)
+    return _stack(frames, names, folder)
 
 
 def _stack(frames, names, source):
@@ -270,14 +289,16 @@ def write_pickle(path, seq) -> Path:
     return Path(path)
 
 
-def read_sequence(path) -> np.ndarray:
+def read_sequence(path, skipped=None) -> np.ndarray:
     """Read raw frames of one sequence: a folder of images, a GIF or a single image.
 
     Returns ``uint8 [T, H, W]``. Pickles are already pretreated: use :func:`read_pickle`.
+    ``skipped``: see :func:`read_frames_dir` (folders only: unreadable frames are skipped
+    and listed instead of failing the sequence).
     """
     path = Path(path)
     if path.is_dir():
-        return read_frames_dir(path)
+        return read_frames_dir(path, skipped=skipped)
     if not path.exists():
         raise DataError(f"{path}: no such file or folder")
     suffix = path.suffix.lower()

@@ -22,23 +22,41 @@ from gait_tf.utils.atomic import atomic_write
 def load_model(path):
     """Load a ``.keras`` model, registering gait_tf's custom layers first.
 
-    Raises :class:`ModelError` naming ``path`` if it is missing or unreadable.
+    Raises :class:`ModelError` naming ``path`` if it is missing, empty, truncated, not a
+    ``.keras`` archive or otherwise unreadable (:func:`gait_tf.utils.keras_files.load_keras_model`).
     """
-    path = Path(path)
-    if not path.exists():
-        raise ModelError(f"{path}: no such model file")
-    import keras
+    from gait_tf.utils.keras_files import load_keras_model
 
-    from gait_tf import models
+    return load_keras_model(path, "model file", ModelError)
 
+
+#: Keras model names of registry models whose Keras name is not the registry name
+_KERAS_NAME_ALIASES = {"gait_nn_model": "gaitnn"}
+
+
+def model_identity(model) -> str:
+    """The one name of a model used everywhere (embeddings files, galleries, exports).
+
+    It is the registry name the model was built as (``gaitset``, ``gaitgl``, ...: the Keras
+    model's ``name`` for the silhouette zoo; ``gaitnn`` for GaitNN, ``humanpose`` for the
+    pose networks), or the Keras model's name for a model built outside the registry.
+    It does not depend on the file the model was loaded from (a trainer's ``model.keras``
+    is ``gaitset`` like any other GaitSet).
+    """
+    name = str(getattr(model, "name", "") or "").strip()
+    key = name.lower()
+    if key in _KERAS_NAME_ALIASES:
+        return _KERAS_NAME_ALIASES[key]
+    if key.startswith("humanpose_"):
+        return "humanpose"
     try:
-        models.list_models()  # import model modules so their layers are registered
-    except Exception:  # a broken model module must not hide the file's own error
+        from gait_tf import models
+
+        if key in models.list_models():
+            return key
+    except Exception:  # noqa: BLE001 - the registry is optional here
         pass
-    try:
-        return keras.saving.load_model(str(path), compile=False)
-    except Exception as exc:
-        raise ModelError(f"{path}: cannot load model: {exc}") from exc
+    return name
 
 
 def prepare_sequence(seq, cut: bool = True) -> np.ndarray:

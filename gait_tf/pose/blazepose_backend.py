@@ -26,11 +26,10 @@ import dataclasses
 import numpy as np
 
 from gait_tf.errors import ModelError
+from gait_tf.pose.checks import check_image_size
 from gait_tf.pose.keypoints import MPII_NAMES, blazepose_to_coco, blazepose_to_mpii
 
 HEATMAP_SIZE = 289
-#: smallest image side the pose backend accepts (px): a person needs some pixels
-MIN_IMAGE_SIDE = 32
 
 
 @dataclasses.dataclass
@@ -57,7 +56,7 @@ def check_images(x, what="images") -> np.ndarray:
     """``[B, H, W, 3]`` (or ``[H, W, 3]``) uint8, or float 0..255 -> uint8 ``[B, H, W, 3]``.
 
     Raises :class:`ModelError` for other shapes, NaN / infinite values, values outside
-    0..255, or images smaller than :data:`MIN_IMAGE_SIDE` pixels.
+    0..255, or images smaller than :data:`~gait_tf.pose.checks.MIN_IMAGE_SIZE` pixels.
     """
     arr = np.asarray(x)
     if arr.ndim == 3:
@@ -66,9 +65,7 @@ def check_images(x, what="images") -> np.ndarray:
         raise ModelError(f"{what} must be [B, H, W, 3] RGB, got shape {list(arr.shape)}")
     if arr.shape[0] == 0:
         raise ModelError(f"{what}: empty batch")
-    if min(arr.shape[1:3]) < MIN_IMAGE_SIDE:
-        raise ModelError(f"{what} of {arr.shape[2]}x{arr.shape[1]} px are too small to hold a person; "
-                         f"the minimum is {MIN_IMAGE_SIDE}x{MIN_IMAGE_SIDE}")
+    check_image_size(arr.shape[1:3], what)
     if arr.dtype != np.uint8:
         if not np.issubdtype(arr.dtype, np.number) or arr.dtype == bool:
             raise ModelError(f"{what} must be uint8 0..255 or float 0..255, got dtype {arr.dtype}")

@@ -229,7 +229,21 @@ def _check_features(x, what="spatial_features"):
         raise ModelError(f"GaitNetwork: {what} must be [T, 17, 17, 32], got shape {list(x.shape)}")
     if x.shape[0] == 0:
         raise ModelError(f"GaitNetwork: {what} has no frames")
-    return x.astype(np.float32)
+    if x.dtype.kind not in "uif":
+        raise ModelError(f"GaitNetwork: {what} must be numeric (float32 pose features), got dtype {x.dtype}")
+    x = x.astype(np.float32)
+    _check_finite(x, what)
+    return x
+
+
+def _check_finite(x, what):
+    """ModelError naming the frames of ``x`` ``[T, ...]`` (or ``[B, T, ...]``) holding NaN/inf:
+    they would silently become an all-zero (or NaN) identification vector."""
+    finite = np.isfinite(x).reshape(x.shape[0], -1).all(axis=1)
+    if not finite.all():
+        bad = np.flatnonzero(~finite)[:10].tolist()
+        unit = "frame(s)" if x.ndim == 4 else "sequence(s)"
+        raise ModelError(f"GaitNetwork: {what} contains NaN or infinite values ({unit} {bad})")
 
 
 class GaitNetwork:
@@ -241,11 +255,41 @@ class GaitNetwork:
 
     ``num_of_persons > 0`` adds the training head (softmax over identities).
     ``self.model`` is the :class:`GaitNNModel` (a ``keras.Model``).
+
+    The original constructor keywords are accepted: ``GaitNetwork(name=None, num_of_persons=0,
+    recurrent_unit='GRU', rnn_layers=1, reuse=False, is_training=False, input_net=None)``.
+    ``is_training=True`` keeps the original's check (it needs ``num_of_persons > 0``); the
+    training mode itself is chosen per call in Keras (``GaitTrainer``). ``reuse`` (TF1
+    variable-scope sharing: in Keras, share weights by sharing ``model``) and ``input_net``
+    (a TF1 tensor to build on: feed ``HumanPoseIRNetwork.feed_forward_features`` output, or
+    train both with ``EndToEndTrainer``) are ignored; each is reported once
+    (:class:`gait_tf.compat.TF1CompatibilityWarning`). NaN or infinite features raise
+    :class:`~gait_tf.errors.ModelError`.
     """
 
     FEATURES = GAIT_FEATURES
 
-    def __init__(self, name=None, num_of_persons=0, recurrent_unit="GRU", rnn_layers=1, model=None):
+    def __init__(self, name=None, num_of_persons=0, recurrent_unit="GRU", rnn_layers=1, reuse=False,
+                 is_training=False, input_net=None, *, model=None):
+        from gait_tf.compat import note_once
+
+        if is_training and int(num_of_persons) <= 0:
+            raise ModelError("GaitNetwork(is_training=True) needs num_of_persons > 0 (the training head's "
+                             f"identities), got {num_of_persons!r}")
+        if is_training:
+            note_once("GaitNetwork.is_training",
+                      "GaitNetwork(is_training=True): the training head is built (num_of_persons > 0); the "
+                      "training mode is chosen per call in Keras (gait_tf.pose.training.GaitTrainer)")
+        if reuse:
+            note_once("GaitNetwork.reuse",
+                      "GaitNetwork(reuse=True) has no effect: Keras shares weights by sharing the model "
+                      "object (GaitNetwork(model=other.model))")
+        if input_net is not None:
+            note_once("GaitNetwork.input_net",
+                      "GaitNetwork(input_net=...) is ignored: the Keras port takes arrays, not a TF1 tensor; "
+                      "feed HumanPoseIRNetwork.feed_forward_features(frames) to feed_forward, or train both "
+                      "networks with gait_tf.pose.training.EndToEndTrainer")
+        self.is_training, self.reuse, self.input_net = bool(is_training), bool(reuse), input_net
         self.name = name
         self.model = model if model is not None else GaitNNModel(
             recurrent_unit=recurrent_unit, rnn_layers=rnn_layers, num_classes=num_of_persons)
@@ -286,6 +330,7 @@ class GaitNetwork:
         features = np.asarray(features, np.float32)
         if features.ndim != 5 or tuple(features.shape[2:]) != (17, 17, 32):
             raise ModelError(f"GaitNetwork: features must be [B, T, 17, 17, 32], got {list(features.shape)}")
+        _check_finite(features, "features")
         if lengths is None:
             lengths = np.full((features.shape[0],), features.shape[1], np.int32)
         lengths = np.asarray(lengths, np.int32)

@@ -22,6 +22,7 @@ from keras import layers
 
 from gait_tf.errors import ModelError
 from gait_tf.pose.backbones import BACKBONES, inception_resnet_v2_17x17, mobilenet_v2_17x17
+from gait_tf.pose.checks import MIN_IMAGE_SIZE, check_image_size  # noqa: F401 - re-exported
 from gait_tf.pose.layers import GaussianSmoothing, PatchUpsampling
 
 try:  # the synthetic-walker helper defines the canonical list; re-export it
@@ -90,6 +91,15 @@ def preprocess(images, input_scale=255.0):
         raise ModelError(f"HumanPoseIRNetwork: images must be [B, H, W, 3] RGB, got shape {list(x.shape)}")
     if x.shape[0] == 0:
         raise ModelError("HumanPoseIRNetwork: empty image batch")
+    if x.dtype.kind not in "uif":
+        raise ModelError(f"HumanPoseIRNetwork: images must be numeric (uint8 or float), got dtype {x.dtype}")
+    check_image_size(x.shape[1:3])
+    if x.dtype.kind == "f":
+        finite = np.isfinite(x).reshape(len(x), -1).all(axis=1)
+        if not finite.all():
+            bad = np.flatnonzero(~finite)
+            raise ModelError(f"HumanPoseIRNetwork: image(s) {bad[:10].tolist()} of the batch contain NaN or "
+                             "infinite values")
     scale = 255.0 if x.dtype == np.uint8 else float(input_scale)
     x = (x.astype(np.float32) / scale - 0.5) * 2.0
     hw = x.shape[1:3]
@@ -115,6 +125,15 @@ class HumanPoseIRNetwork:
     ``backbone="mobilenet_v2"`` is the faster option (same API, own weights only).
     ``self.model`` is the Keras model of :func:`build_pose_model`.
 
+    The original constructor ``HumanPoseIRNetwork(log_name=None, loss_type='SCE',
+    is_training=False)`` works as it did (positionally too): ``loss_type`` selects the
+    training loss (:mod:`gait_tf.pose.training`); ``log_name`` is kept as ``self.log_name``
+    (the original named its TensorBoard summaries with it; the Keras port writes none);
+    ``is_training`` has no effect (in Keras the training mode is chosen per call, e.g. by
+    ``PoseTrainer``). Ignored values are reported once (:class:`gait_tf.compat.TF1CompatibilityWarning`).
+    Images are checked: NaN or infinite pixels and images smaller than
+    :data:`MIN_IMAGE_SIZE` on a side raise :class:`~gait_tf.errors.ModelError`.
+
     **Which backend answers** (``backend``): ``"auto"`` (default) uses the real-pose
     backend, :class:`~gait_tf.pose.blazepose_backend.BlazePoseNetwork` (BlazePose, all
     persons, fetched by ``gait-tf models fetch``), for ``joint_positions`` /
@@ -133,18 +152,34 @@ class HumanPoseIRNetwork:
     SMOOTH_SIZE = 21
     JOINT_NAMES = tuple(JOINT_NAMES)
 
-    def __init__(self, backbone="inception_resnet_v2", loss_type="SCE", input_scale=255.0,
-                 jit_compile=False, model=None, backend="auto", **model_kwargs):
+    def __init__(self, log_name=None, loss_type="SCE", is_training=False, *, backbone="inception_resnet_v2",
+                 input_scale=255.0, jit_compile=False, model=None, backend="auto", **model_kwargs):
         import tensorflow as tf
 
+        from gait_tf.compat import note_once
+
+        if log_name is not None and not isinstance(log_name, str):
+            raise ModelError(f"HumanPoseIRNetwork: log_name (the original's summary name) must be a string or "
+                             f"None, got {log_name!r}")
+        if log_name in BACKBONES:
+            raise ModelError(f"HumanPoseIRNetwork({log_name!r}): the first argument is the original API's "
+                             f"log_name; choose a backbone with backbone={log_name!r}")
         if backend not in ("auto", "keras", "blazepose"):
             raise ModelError(f"HumanPoseIRNetwork: backend must be 'auto', 'keras' or 'blazepose', got {backend!r}")
         self._backend_choice = backend
         self.has_weights = model is not None
         self._real = None
-
         if loss_type not in ("SCE", "MSE"):
             raise ModelError(f"HumanPoseIRNetwork: loss_type must be 'SCE' or 'MSE', got {loss_type!r}")
+        if log_name is not None:
+            note_once("HumanPoseIRNetwork.log_name",
+                      f"HumanPoseIRNetwork(log_name={log_name!r}): kept as .log_name only; the original named its "
+                      "TF1 summaries with it, the Keras port writes no summaries (use tf.summary / Keras callbacks)")
+        if is_training:
+            note_once("HumanPoseIRNetwork.is_training",
+                      "HumanPoseIRNetwork(is_training=True) has no effect: in Keras the training mode is chosen "
+                      "per call (gait_tf.pose.training.PoseTrainer trains with training=True)")
+        self.log_name, self.is_training = log_name, bool(is_training)
         self.backbone, self.loss_type, self.input_scale = backbone, loss_type, float(input_scale)
         self.model = model if model is not None else build_pose_model(backbone, **model_kwargs)
         self.features_model = keras.Model(self.model.input, self.model.output["features"])

@@ -34,14 +34,13 @@ import dataclasses
 import os
 import re
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
 from gait_tf.errors import CheckpointError
-from gait_tf.utils.atomic import atomic_write
+from gait_tf.utils.atomic import atomic_write, make_temp_dir
 
 
 @dataclasses.dataclass
@@ -306,7 +305,7 @@ def save_tf1(entries, path) -> str:
         arrays = e.to_tf1([np.asarray(v.numpy() if hasattr(v, "numpy") else v) for v in e.variables])
         names += e.names
         tensors += [tf.constant(a, tf.float32) for a in arrays]
-    tmpdir = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    tmpdir = make_temp_dir(path)
     try:
         tmp_prefix = str(tmpdir / path.name)
         tf.raw_ops.SaveV2(prefix=tmp_prefix, tensor_names=names, shape_and_slices=[""] * len(names),
@@ -324,7 +323,7 @@ def save_keras_weights(model, path) -> str:
     """``model.save_weights`` to ``path`` (``*.weights.h5``), atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmpdir = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    tmpdir = make_temp_dir(path)
     try:
         tmp = tmpdir / path.name
         model.save_weights(str(tmp))

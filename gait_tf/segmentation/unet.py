@@ -102,11 +102,16 @@ class UNetSegmenter:
         """Load a ``.keras`` U-Net (default: the shipped :data:`DEFAULT_WEIGHTS`)."""
         import keras
 
+        from gait_tf.utils.keras_files import keras_file_problem
+
         path = Path(os.fspath(path)) if path is not None else DEFAULT_WEIGHTS
         if not path.is_file():
             hint = (" (the shipped weights are missing: train them with "
                     "`python scripts/segmentation_eval.py --train`)" if path == DEFAULT_WEIGHTS else "")
             raise CheckpointError(f"{path}: no segmenter weights file{hint}")
+        problem = keras_file_problem(path)  # empty / truncated / junk: say so (Keras says "File not found")
+        if problem:
+            raise CheckpointError(f"{path}: not a loadable Keras segmenter: {problem}")
         try:
             model = keras.models.load_model(path, compile=False)
         except Exception as exc:  # keras raises ValueError/OSError/zipfile errors for bad files

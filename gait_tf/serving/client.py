@@ -17,6 +17,9 @@
   64x44 uint8 are 2.8 MB, of float32 11 MB); the channel allows ``max_message_bytes``
   (64 MiB by default) both ways. A request whose inputs would exceed the send limit is
   split along the batch axis into chunks and the outputs concatenated.
+- ``max_batch``: split requests into chunks of at most this many items too (the server's
+  maximum batch, e.g. ``max_batch_size`` of ``batching.config``; the development server
+  refuses larger batches with INVALID_ARGUMENT, as TF Serving does).
 """
 from __future__ import annotations
 
@@ -47,13 +50,17 @@ class GaitServingClient:
     ``"rgb_sequence"``) whose documented signatures are expected; or pass ``expected``
     (``{signature: {"inputs": {name: "DT_*"}, "outputs": {name: "DT_*"}}}``), or
     ``check_signature=False``. ``version``: pin a model version (default: the server's
-    latest).
+    latest). ``max_batch``: largest batch per request (larger inputs are split).
     """
 
     def __init__(self, target: str, model_name: str, *, kind: str | None = "silhouette",
                  expected: dict | None = None, version: int | None = None, timeout: float = 30.0,
                  retries: int = 3, backoff: float = 0.1, max_backoff: float = 2.0,
-                 max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES, check_signature: bool = True):
+                 max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES, check_signature: bool = True,
+                 max_batch: int | None = None):
+        if max_batch is not None and (isinstance(max_batch, bool) or not isinstance(max_batch, int) or max_batch < 1):
+            raise ServingError(f"max_batch must be an integer >= 1 or None, got {max_batch!r}")
+        self.max_batch = max_batch
         self.target = target
         self.model_name = model_name
         self.version = version
@@ -294,7 +301,8 @@ class GaitServingClient:
                 f"one item of the request to {self.model_name!r} is {per_item / 2**20:.1f} MiB, over the "
                 f"{self.max_message_bytes / 2**20:.0f} MiB message limit: raise max_message_bytes "
                 "(and the server's limit) or send fewer frames")
-        return max(1, min(n, budget // max(1, per_item)))
+        chunk = max(1, min(n, budget // max(1, per_item)))
+        return chunk if self.max_batch is None else min(chunk, self.max_batch)
 
     def predict(self, inputs: dict, signature_name: str = "serving_default") -> dict:
         """Run ``signature_name`` on ``inputs`` (``{name: ndarray}``, batch-first).

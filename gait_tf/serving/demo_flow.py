@@ -34,13 +34,20 @@ def _as_model_input(seq, what: str) -> np.ndarray:
 
 
 def _pairs(sequences, what):
-    """``{subject: seq | [seq, ...]}`` or ``[(subject, seq), ...]`` → ``[(subject, seq)]``."""
+    """``{subject: seq | [seq, ...]}``, ``[(subject, seq), ...]`` or ``[(subject, seq, label), ...]``
+    → ``[(subject, seq, label)]`` (``label``: how to name the sequence in printed lines, e.g.
+    ``"subject 011 bg-01 view 090"``; default ``"subject S #i"``)."""
     items = sequences.items() if isinstance(sequences, dict) else sequences
     out = []
-    for subject, seqs in items:
+    for item in items:
+        if len(item) not in (2, 3):
+            raise DataError(f"{what} sequences: expected (subject, sequence[, label]) items, got {len(item)} values")
+        subject, seqs = item[0], item[1]
         arr = seqs if isinstance(seqs, (list, tuple)) else [seqs]
         for i, s in enumerate(arr):
-            out.append((None if subject is None else str(subject), _as_model_input(s, f"{what} {subject!r} #{i}")))
+            default = f"subject {subject} #{i}" if subject is not None else f"unknown person #{i}"
+            label = str(item[2]) if len(item) == 3 else default
+            out.append((None if subject is None else str(subject), _as_model_input(s, f"{what} {label}"), label))
     if not out:
         raise DataError(f"no {what} sequences given")
     return out
@@ -52,18 +59,18 @@ def run_serving_demo(keras_model_path, enroll_sequences, probe_sequences, out_di
     """Export ``keras_model_path``, serve it, enroll and identify through gRPC.
 
     ``enroll_sequences``: ``{subject: sequence or [sequences]}`` or ``[(subject, sequence)]``;
-    ``probe_sequences``: the same with the *true* subject (``None`` if unknown). Sequences are
+    ``probe_sequences``: ``[(true subject, sequence)]`` or ``[(true subject, sequence, label)]``
+    with ``None`` as the subject of a person who was never enrolled; ``label`` names the probe
+    in the printed lines (e.g. ``"subject 011 bg-01 view 090"``). Sequences are
     uint8 ``[T, 64, 64]`` (pretreated) or ``[T, 64, 44]``. ``model_name``: the registry name
     (input kind). Writes ``out_dir/saved_models/`` and ``out_dir/serving_gallery.npz``.
 
     Returns ``{"export": {...}, "server": "127.0.0.1:PORT", "enrolled": n, "subjects": [...],
-    "probes": [{"true", "predicted", "distance", "correct"}], "rank1_accuracy": float | None,
+    "probes": [{"probe", "true", "predicted", "distance", "correct"}], "rank1_accuracy": float | None,
     "seconds": {...}}``.
     """
-    import keras
     from tqdm.auto import tqdm
 
-    from gait_tf import models
     from gait_tf.gallery import Gallery
     from gait_tf.serving.client import GaitServingClient
     from gait_tf.serving.devserver import DevServer
@@ -82,8 +89,9 @@ def run_serving_demo(keras_model_path, enroll_sequences, probe_sequences, out_di
     timings = {}
 
     t0 = time.perf_counter()
-    models.list_models()  # register custom layers before loading
-    model = keras.saving.load_model(str(path), compile=False)
+    from gait_tf.utils.keras_files import load_keras_model
+
+    model = load_keras_model(path, "trained model", ServingError)
     served_name = served_name or model_name
     result = export_model(model, out_dir / "saved_models" / served_name, model_name=model_name)
     timings["export"] = round(time.perf_counter() - t0, 2)
@@ -102,16 +110,16 @@ def run_serving_demo(keras_model_path, enroll_sequences, probe_sequences, out_di
         first = embed(enroll[0][1])
         gallery = Gallery(served_name, first.shape, metric="euc", embed_fn=embed, threshold=threshold)
         bar = tqdm(enroll, desc="enroll (gRPC)", unit="seq", disable=not progress)
-        for i, (subject, seq) in enumerate(bar):
+        for i, (subject, seq, _) in enumerate(bar):
             gallery.enroll(subject, first if i == 0 else embed(seq))
         timings["enroll"] = round(time.perf_counter() - t0, 2)
         say(f"[enroll] {len(enroll)} sequences of {gallery.num_subjects} subjects")
 
         t0 = time.perf_counter()
         rows = []
-        for true, seq in tqdm(probes, desc="identify (gRPC)", unit="seq", disable=not progress):
+        for true, seq, label in tqdm(probes, desc="identify (gRPC)", unit="seq", disable=not progress):
             ident = gallery.identify(embed(seq), top_k=3)
-            rows.append({"true": true, "predicted": ident.identity, "distance": float(ident.distance),
+            rows.append({"probe": label, "true": true, "predicted": ident.identity, "distance": float(ident.distance),
                          "correct": None if true is None else ident.identity == true})
         timings["identify"] = round(time.perf_counter() - t0, 2)
         client.close()
@@ -119,9 +127,13 @@ def run_serving_demo(keras_model_path, enroll_sequences, probe_sequences, out_di
     gallery_path = gallery.save(out_dir / "serving_gallery.npz")
     labelled = [r for r in rows if r["correct"] is not None]
     accuracy = sum(r["correct"] for r in labelled) / len(labelled) if labelled else None
+    width = max(len(r["probe"]) for r in rows)
     for r in rows:
-        mark = "" if r["correct"] is None else (" ✓" if r["correct"] else f" ✗ (was {r['true']})")
-        say(f"  probe recognised as {r['predicted']!r} (distance {r['distance']:.3f}){mark}")
+        if r["true"] is None:  # never enrolled: "unknown" is the right answer
+            mark = " ✓ (rejected)" if r["predicted"] == "unknown" else " ✗ (falsely accepted)"
+        else:
+            mark = " ✓" if r["correct"] else f" ✗ (was {r['true']})"
+        say(f"  probe {r['probe']:<{width}} → {r['predicted']!r} (distance {r['distance']:.3f}){mark}")
     if accuracy is not None:
         say(f"[identify] rank-1 accuracy through gRPC: {accuracy:.1%} ({len(labelled)} probes)")
     return {

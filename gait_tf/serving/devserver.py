@@ -20,6 +20,24 @@ Errors map to gRPC status codes like TF Serving's: unknown model / version →
 ``NOT_FOUND``; failed input validation (the graph's ``tf.debugging`` asserts), missing
 inputs, wrong dtypes, unknown signature → ``INVALID_ARGUMENT``.
 
+Start-up checks (each a one-line :class:`ServingError`, before anything listens): every
+model's ``base_path`` exists and holds at least one servable version that its version
+policy selects; the ports are valid and free (``SO_REUSEPORT`` is off, so a second server
+cannot share a port the first one holds).
+
+Request limits, checked on the request's shapes *before* its tensors are decoded:
+
+- **maximum batch per model**: a request with more items than the model's maximum batch is
+  answered ``INVALID_ARGUMENT`` naming the limit (as TF Serving does for a task larger than
+  ``max_batch_size``). The limit is, in order: ``max_batch`` given to the server (``--max-batch
+  N`` or ``--max-batch NAME=N``), the ``max_batch_size`` of the version's
+  ``batching_params.pbtxt`` (TF Serving's per-model batching file), the ``max_batch_size`` of
+  the ``batching.config`` beside ``models.config``, or :data:`DEFAULT_MAX_BATCH`;
+- **decoded request size**: a request whose inputs decode to more than ``max_request_bytes``
+  (``--max-request-mb``, default 256 MiB) is answered ``RESOURCE_EXHAUSTED`` naming the limit.
+  A TensorProto of a few bytes can declare a huge shape filled with one value; its size is
+  computed from the shape, so such a request is refused without allocating it.
+
 It listens on 127.0.0.1 only, runs requests on a thread pool with no batching, and
 prints a banner saying it is not a production server.
 """
@@ -43,6 +61,12 @@ BANNER = (
     "only, NOT for production: serve exports with tensorflow/serving (see deploy/ and docs/serving.md)."
 )
 DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024
+#: decoded size of a request's inputs above which it is refused (RESOURCE_EXHAUSTED)
+DEFAULT_MAX_REQUEST_BYTES = 256 * 1024 * 1024
+#: maximum batch of a model when neither the server, the model nor batching.config sets one
+#: (the max_batch_size `gait-tf export` writes into batching.config)
+DEFAULT_MAX_BATCH = 32
+MAX_PORT = 65535
 
 
 class RequestError(Exception):
@@ -88,6 +112,8 @@ class ServedModel:
     base_path: Path
     policy: str
     versions: dict = field(default_factory=dict)  # version -> ServedVersion
+    max_batch: int = DEFAULT_MAX_BATCH
+    max_batch_source: str = "default"
 
     def get(self, version: int | None) -> ServedVersion:
         if not self.versions:
@@ -116,29 +142,117 @@ def _to_tensor_proto(array):
     return tf.make_tensor_proto(np.ascontiguousarray(array))
 
 
-class ModelRepository:
-    """The models of a ``models.config``, loaded with ``tf.saved_model.load``."""
+def _read_max_batch(path) -> int | None:
+    """``max_batch_size`` of a batching.config / batching_params.pbtxt; None if it sets none."""
+    from gait_tf.serving.model_config import parse_batching_config
 
-    def __init__(self, model_config_path, *, warmup: bool = True):
+    try:
+        value = parse_batching_config(path).get("max_batch_size")
+    except (OSError, ValueError, IndexError) as exc:
+        raise ServingError(f"{path}: not a readable batching parameters file ({exc})") from None
+    if value is not None and int(value) < 1:
+        raise ServingError(f"{path}: max_batch_size must be >= 1, got {value}")
+    return None if value is None else int(value)
+
+
+def _check_max_batch(max_batch):
+    """``max_batch``: None, an int >= 1 (every model) or ``{model name: int >= 1}``."""
+    if max_batch is None:
+        return None
+    items = max_batch.items() if isinstance(max_batch, dict) else [("*", max_batch)]
+    for name, value in items:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ServingError(f"max_batch for {'every model' if name == '*' else repr(name)} must be an "
+                               f"integer >= 1, got {value!r}")
+    return dict(max_batch) if isinstance(max_batch, dict) else {"*": int(max_batch)}
+
+
+class ModelRepository:
+    """The models of a ``models.config``, loaded with ``tf.saved_model.load``.
+
+    ``max_batch``: None, an int or ``{name: int}`` (see the module docstring);
+    ``batching_config``: the batching parameters file (default: ``batching.config`` beside
+    ``models.config``, if present); ``max_request_bytes``: bound on a request's decoded size.
+    """
+
+    def __init__(self, model_config_path, *, warmup: bool = True, max_batch=None, batching_config=None,
+                 max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES):
         self.config_path = Path(model_config_path)
         if not self.config_path.is_file():
             raise ServingError(f"model config not found: {self.config_path} (run `gait-tf export` first)")
         self.warmup = warmup
+        self.max_batch = _check_max_batch(max_batch)
+        if isinstance(max_request_bytes, bool) or not isinstance(max_request_bytes, int) or max_request_bytes < 1:
+            raise ServingError(f"max_request_bytes must be an integer >= 1, got {max_request_bytes!r}")
+        self.max_request_bytes = max_request_bytes
+        if batching_config is not None:
+            self.batching_config = Path(batching_config)
+            if not self.batching_config.is_file():
+                raise ServingError(f"batching config not found: {self.batching_config}")
+        else:
+            beside = self.config_path.resolve().parent / "batching.config"
+            self.batching_config = beside if beside.is_file() else None
         self.models: dict[str, ServedModel] = {}
         self.load()
+
+    def _max_batch_for(self, name, version_paths) -> tuple[int, str]:
+        """``(limit, where it comes from)`` of model ``name``."""
+        if self.max_batch is not None and (name in self.max_batch or "*" in self.max_batch):
+            return self.max_batch.get(name, self.max_batch.get("*")), "--max-batch"
+        for path in version_paths:  # TF Serving's per-model batching parameters
+            params = Path(path) / "batching_params.pbtxt"
+            if params.is_file():
+                value = _read_max_batch(params)
+                if value is not None:
+                    return value, str(params)
+        if self.batching_config is not None:
+            value = _read_max_batch(self.batching_config)
+            if value is not None:
+                return value, str(self.batching_config)
+        return DEFAULT_MAX_BATCH, "default"
 
     def load(self):
         from gait_tf.serving.export import list_versions, signature_defs
         from gait_tf.serving.model_config import read_models_config, resolve_base_path
 
+        config = read_models_config(self.config_path)
+        entries = list(config.model_config_list.config)
+        if not entries:
+            raise ServingError(f"{self.config_path} lists no model")
+        if self.max_batch:
+            unknown = sorted(set(self.max_batch) - {"*"} - {e.name for e in entries})
+            if unknown:
+                raise ServingError(f"--max-batch names model(s) {unknown} that {self.config_path} does not list "
+                                   f"(it lists {sorted(e.name for e in entries)})")
+        # check every model before loading any (loading takes seconds per version)
+        plan = []
+        for entry in entries:
+            if not entry.name:
+                raise ServingError(f"{self.config_path}: a model entry has no name")
+            base = resolve_base_path(entry.base_path, self.config_path)
+            if not base.is_dir():
+                raise ServingError(
+                    f"model {entry.name!r}: base_path {entry.base_path!r} of {self.config_path} does not exist "
+                    f"(nor does {base}); export the model there (gait-tf export) or fix the path")
+            available = list_versions(base)
+            if not available:
+                raise ServingError(
+                    f"model {entry.name!r}: no servable version under {base} (expected numbered folders "
+                    f"holding saved_model.pb, e.g. {base / '1'}; run gait-tf export)")
+            chosen = _select_versions(available, entry.model_version_policy)
+            if not chosen:
+                raise ServingError(
+                    f"model {entry.name!r}: its model_version_policy selects none of the versions "
+                    f"{available} under {base}")
+            plan.append((entry, base, chosen))
         import tensorflow as tf
 
-        config = read_models_config(self.config_path)
         models = {}
-        for entry in config.model_config_list.config:
-            base = resolve_base_path(entry.base_path, self.config_path)
-            served = ServedModel(entry.name, base, entry.model_version_policy.WhichOneof("policy_choice") or "latest")
-            for v in _select_versions(list_versions(base), entry.model_version_policy):
+        for entry, base, chosen in plan:
+            limit, source = self._max_batch_for(entry.name, [base / str(v) for v in chosen])
+            served = ServedModel(entry.name, base, entry.model_version_policy.WhichOneof("policy_choice") or "latest",
+                                 max_batch=limit, max_batch_source=source)
+            for v in chosen:
                 path = base / str(v)
                 try:
                     loaded = tf.saved_model.load(str(path))
@@ -150,9 +264,35 @@ class ModelRepository:
                     sv.warmup_replayed = self._replay_warmup(entry.name, sv)
                 served.versions[v] = sv
             models[entry.name] = served
-        if not models:
-            raise ServingError(f"{self.config_path} lists no model")
         self.models = models
+
+    def check_request(self, name: str, version: int | None, inputs: dict) -> None:
+        """Refuse a request over the limits, from its inputs' ``{key: (shape, itemsize)}``:
+        INVALID_ARGUMENT above the model's maximum batch, RESOURCE_EXHAUSTED above the
+        decoded-size bound. Called before the tensors are decoded."""
+        model = self.model(name)
+        model.get(version)  # NOT_FOUND first, as TF Serving
+        total = 0
+        for key, (shape, itemsize) in inputs.items():
+            if any(d < 0 for d in shape):
+                raise RequestError("INVALID_ARGUMENT", f"input {key!r} has a negative dimension {list(shape)}")
+            n = 1
+            for d in shape:
+                n *= int(d)
+            total += n * int(itemsize)
+            if total > self.max_request_bytes:
+                raise RequestError(
+                    "RESOURCE_EXHAUSTED",
+                    f"request to model {name!r} decodes to at least {_mib(total)} of inputs (input {key!r} "
+                    f"{list(shape)}), over the server's limit of {_mib(self.max_request_bytes)} per request "
+                    "(--max-request-mb); send fewer or shorter sequences per request")
+            if shape and int(shape[0]) > model.max_batch:
+                where = {"default": "the default", "--max-batch": "--max-batch"}.get(
+                    model.max_batch_source, f"max_batch_size in {model.max_batch_source}")
+                raise RequestError(
+                    "INVALID_ARGUMENT",
+                    f"batch of {int(shape[0])} in input {key!r} is larger than model {name!r}'s maximum batch "
+                    f"{model.max_batch} ({where}); split the request into batches of at most {model.max_batch}")
 
     def _replay_warmup(self, name, sv: ServedVersion) -> int:
         from gait_tf.serving.warmup import read_warmup_requests
@@ -223,6 +363,25 @@ def _proto_to_ndarray(proto):
     return tf.make_ndarray(proto)
 
 
+def _mib(n: int) -> str:
+    return f"{n / 2**20:.1f} MiB" if n < 2**30 else f"{n / 2**30:.2f} GiB"
+
+
+def _proto_shape_itemsize(key, proto) -> tuple[list, int]:
+    """``(shape, bytes per element)`` of a TensorProto without decoding it."""
+    import tensorflow as tf
+
+    if proto.tensor_shape.unknown_rank:
+        raise RequestError("INVALID_ARGUMENT", f"input {key!r} has an unknown rank")
+    try:
+        dtype = tf.dtypes.as_dtype(proto.dtype)
+    except TypeError:
+        raise RequestError("INVALID_ARGUMENT", f"input {key!r} has an unknown dtype {proto.dtype}") from None
+    # strings: count their actual bytes (no fixed size); others: the dtype's size
+    itemsize = 1 if dtype == tf.string else max(1, dtype.size)
+    return [int(d.size) for d in proto.tensor_shape.dim], itemsize
+
+
 # --------------------------------------------------------------------------- gRPC
 
 def _grpc_servicers(repo: ModelRepository):
@@ -243,6 +402,8 @@ def _grpc_servicers(repo: ModelRepository):
     class Prediction(prediction_service_pb2_grpc.PredictionServiceServicer):
         def Predict(self, request, context):
             try:
+                repo.check_request(request.model_spec.name, version_of(request.model_spec),
+                                   {k: _proto_shape_itemsize(k, p) for k, p in request.inputs.items()})
                 inputs = {}
                 for key, proto in request.inputs.items():
                     try:
@@ -320,7 +481,8 @@ def _rest_handler(repo: ModelRepository):
             self.wfile.write(body)
 
         def _error(self, exc: RequestError):
-            http = {"NOT_FOUND": 404, "INVALID_ARGUMENT": 400, "UNIMPLEMENTED": 501}.get(exc.code, 500)
+            http = {"NOT_FOUND": 404, "INVALID_ARGUMENT": 400, "UNIMPLEMENTED": 501,
+                    "RESOURCE_EXHAUSTED": 413}.get(exc.code, 500)
             self._send(http, {"error": exc.message})
 
         def _route(self):
@@ -368,7 +530,16 @@ def _rest_handler(repo: ModelRepository):
                 name, version, verb, tail = self._route()
                 if verb != "predict" or tail:
                     raise RequestError("NOT_FOUND", f"unknown path {self.path!r} (only :predict is served)")
-                length = int(self.headers.get("Content-Length") or 0)
+                try:
+                    length = int(self.headers.get("Content-Length") or 0)
+                except ValueError:
+                    raise RequestError("INVALID_ARGUMENT", "bad Content-Length header") from None
+                if length > repo.max_request_bytes:  # JSON text: parsed values take more memory than that
+                    self.close_connection = True
+                    raise RequestError("RESOURCE_EXHAUSTED",
+                                       f"request body of {_mib(length)} is over the server's limit of "
+                                       f"{_mib(repo.max_request_bytes)} per request (--max-request-mb); send "
+                                       "fewer or shorter sequences per request, or use gRPC")
                 try:
                     body = json.loads(self.rfile.read(length) or b"{}")
                 except json.JSONDecodeError as exc:
@@ -411,6 +582,7 @@ def _rest_handler(repo: ModelRepository):
                     columnar = False
                 else:
                     raise RequestError("INVALID_ARGUMENT", "request body needs 'inputs' or 'instances'")
+                repo.check_request(name, version, {k: (list(v.shape), v.itemsize) for k, v in inputs.items()})
                 used, outputs = repo.run(name, version, signature, inputs)
                 if columnar:
                     self._send(200, {"outputs": {k: v.tolist() for k, v in outputs.items()}})
@@ -429,25 +601,66 @@ def _rest_handler(repo: ModelRepository):
 
 # --------------------------------------------------------------------------- server
 
+def _check_port(value, what, allow_none=False):
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_PORT:
+        raise ServingError(f"{what} must be a TCP port in 0..{MAX_PORT} (0 = any free port), got {value!r}")
+    return value
+
+
+def _check_port_free(host: str, port: int, what: str, flag: str):
+    """ServingError if ``host:port`` cannot be bound now (in use, or not allowed)."""
+    import errno
+    import socket
+
+    if port == 0:
+        return
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            reason = ("already in use (another server is listening there)" if exc.errno == errno.EADDRINUSE
+                      else exc.strerror or str(exc))
+            raise ServingError(f"{what} port {host}:{port}: {reason}; choose another with {flag}") from None
+
+
 class DevServer:
     """In-process development server: ``with DevServer("saved_models/models.config") as s:``.
 
     ``port=0`` / ``rest_port=0`` pick free ports (``s.port``, ``s.rest_port``);
     ``rest_port=None`` disables REST. Binds ``host`` (127.0.0.1 by default; loopback only).
+    ``max_batch`` (an int for every model, or ``{name: int}``), ``batching_config`` and
+    ``max_request_bytes``: request limits (see the module docstring). Everything is checked
+    in the constructor - arguments, free ports, model folders and versions - so a server
+    that cannot serve never starts.
     """
 
     def __init__(self, model_config, *, port: int = 0, rest_port: int | None = 0, host: str = "127.0.0.1",
                  max_workers: int = 16, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
-                 warmup: bool = True, banner: bool = True):
+                 warmup: bool = True, banner: bool = True, max_batch=None, batching_config=None,
+                 max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES):
         if host not in ("127.0.0.1", "localhost", "::1"):
             raise ServingError(f"the development server binds loopback only, not {host!r}")
+        _check_port(port, "port")
+        _check_port(rest_port, "rest_port", allow_none=True)
+        if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
+            raise ServingError(f"max_workers (--workers) must be an integer >= 1, got {max_workers!r}")
+        if port and rest_port and port == rest_port:
+            raise ServingError(f"the gRPC and REST ports are the same ({port}); give them different ports")
         self.host = host
         self.requested_port = port
         self.requested_rest_port = rest_port
         self.max_workers = max_workers
         self.max_message_bytes = max_message_bytes
         self.banner = banner
-        self.repo = ModelRepository(model_config, warmup=warmup)
+        # the ports before the models: loading takes seconds, a busy port is known at once
+        _check_port_free(host, port, "gRPC", "--port")
+        if rest_port is not None:
+            _check_port_free(host, rest_port, "REST", "--rest-port")
+        self.repo = ModelRepository(model_config, warmup=warmup, max_batch=max_batch,
+                                    batching_config=batching_config, max_request_bytes=max_request_bytes)
         self.port = None
         self.rest_port = None
         self._grpc = None
@@ -467,14 +680,20 @@ class DevServer:
         from tensorflow_serving.apis import model_service_pb2_grpc, prediction_service_pb2_grpc
 
         options = [("grpc.max_send_message_length", self.max_message_bytes),
-                   ("grpc.max_receive_message_length", self.max_message_bytes)]
+                   ("grpc.max_receive_message_length", self.max_message_bytes),
+                   # gRPC sets SO_REUSEPORT by default: a second server would share the port
+                   ("grpc.so_reuseport", 0)]
         server = grpc.server(futures.ThreadPoolExecutor(max_workers=self.max_workers), options=options)
         prediction, status = _grpc_servicers(self.repo)
         prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(prediction, server)
         model_service_pb2_grpc.add_ModelServiceServicer_to_server(status, server)
-        port = server.add_insecure_port(f"{self.host}:{self.requested_port}")
+        address = f"{self.host}:{self.requested_port}"
+        try:
+            port = server.add_insecure_port(address)
+        except RuntimeError as exc:  # grpcio >= 1.60 raises instead of returning 0
+            raise ServingError(f"cannot bind gRPC port {address}: {exc} (in use? choose another with --port)") from None
         if port == 0:
-            raise ServingError(f"cannot bind gRPC port {self.host}:{self.requested_port}")
+            raise ServingError(f"cannot bind gRPC port {address} (in use? choose another with --port)")
         server.start()
         self._grpc, self.port = server, port
         if self.requested_rest_port is not None:
@@ -490,7 +709,8 @@ class DevServer:
         if self.banner:
             print(BANNER.format(grpc=self.target, rest=self.rest_url or "off"), file=sys.stderr, flush=True)
             for name, model in sorted(self.repo.models.items()):
-                print(f"  serving {name!r} versions {sorted(model.versions)} from {model.base_path}",
+                print(f"  serving {name!r} versions {sorted(model.versions)} from {model.base_path} (max batch "
+                      f"{model.max_batch}, max request {_mib(self.repo.max_request_bytes)})",
                       file=sys.stderr, flush=True)
         return self
 

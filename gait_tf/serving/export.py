@@ -119,10 +119,9 @@ def load_model_for_export(name: str, weights=None, *, preset=None, random_init: 
     ignored) or a weights file (``.weights.h5``) loaded into ``create(name, preset,
     **overrides)``; for ``humanpose`` / ``gaitnn`` also a TF1 checkpoint of the original
     project (prefix with ``.index``, or a directory). Without ``weights``, ``random_init=True`` is required (testing only:
-    an untrained model gives meaningless embeddings) — otherwise a :class:`ModelError`.
+    an untrained model gives meaningless embeddings) — otherwise a :class:`ModelError`. A
+    ``.keras`` file of another registry model than ``name`` is refused (:class:`ModelError`).
     """
-    import keras
-
     from gait_tf import models
 
     spec = models.get_spec(name)
@@ -151,10 +150,16 @@ def load_model_for_export(name: str, weights=None, *, preset=None, random_init: 
     if not path.is_file():
         raise CheckpointError(f"weights file not found: {path}")
     if path.suffix == ".keras":
-        try:
-            model = keras.saving.load_model(str(path), compile=False)
-        except Exception as exc:  # corrupt zip, unknown layer, ...
-            raise CheckpointError(f"cannot load Keras model {path}: {exc}") from exc
+        from gait_tf.evaluation.embed import model_identity
+        from gait_tf.utils.keras_files import load_keras_model
+
+        model = load_keras_model(path, "--weights", CheckpointError)  # empty / truncated / junk: named
+        identity = model_identity(model)
+        if identity != spec.name and identity in models.list_models():
+            # the weights of another registry model exported under this name would serve wrong
+            # embeddings (a model built outside the registry is exported with this name's signature)
+            raise ModelError(f"--weights {path} holds a {identity!r} model, not {spec.name!r}: export it as "
+                             f"`gait-tf export {identity} --weights {path}`, or pass the {spec.name} model's file")
         if mixed_precision:
             model = to_mixed_precision(model, spec.input_kind, spec.input_hw, spec.channels)
         return model

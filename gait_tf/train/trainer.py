@@ -8,7 +8,9 @@
     <workdir>/checkpoints/       tf.train.CheckpointManager (model, optimizer, step, data state)
     <workdir>/tensorboard/       tf.summary scalars (loss terms, lr, steps/s)
     <workdir>/metrics.jsonl      one JSON line per logged step (same scalars)
-    <workdir>/model.keras        the final model (atomic), when train.export is true
+    <workdir>/model.keras        the model at the end (atomic), when train.export is true: after the
+                                 last iteration, or the weights reached when a budget
+                                 (max_steps / max_seconds / max_cpu_seconds) stopped the run
     <workdir>/summary.json       final step, loss, timings (atomic)
 """
 from __future__ import annotations
@@ -63,19 +65,13 @@ def init_weights_from(model, path):
     """Copy weights from the ``.keras`` file ``path`` into ``model`` for every layer with the
     same name and weight shapes (e.g. GLN phase 1 -> phase 2). Returns the copied layer names;
     raises CheckpointError if none matches."""
-    import keras
-
-    from gait_tf import models
     from gait_tf.errors import CheckpointError
+    from gait_tf.utils.keras_files import load_keras_model
 
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"model.init_weights: file not found: {path}")
-    models.list_models()  # register the custom layers
-    try:
-        source = keras.saving.load_model(path, compile=False)
-    except Exception as exc:  # noqa: BLE001 - any load failure is a bad file for the user
-        raise CheckpointError(f"model.init_weights: cannot load {path}: {exc}") from None
+    source = load_keras_model(path, "model.init_weights", CheckpointError)  # empty/truncated/junk: named
     by_name = {layer.name: layer for layer in source.layers}
     copied = []
     for layer in model.layers:
@@ -101,7 +97,9 @@ class Trainer:
         strategy: a ``tf.distribute.Strategy`` (default: from ``cfg["train"]["strategy"]``).
         source: a batch source (default: from ``cfg["data"]``; see :mod:`gait_tf.train.sources`).
         max_steps: stop after this many steps in *this* process (the run stays resumable;
-            used by tests and time-budgeted scripts).
+            used by tests and time-budgeted scripts). A run stopped by any budget is
+            checkpointed and exported like a finished one; ``summary["stopped_by"]`` says
+            which budget stopped it.
         max_seconds: stop (after checkpointing) when this much wall time has elapsed.
         max_cpu_seconds: stop (after checkpointing) when this process has used this much CPU
             time (``time.process_time``: all threads, tf.data included). A CPU budget that
@@ -119,6 +117,13 @@ class Trainer:
         from gait_tf.train.schedules import build_optimizer, build_schedule
         from gait_tf.train.sources import build_source
 
+        for name, value in (("max_steps", max_steps), ("max_seconds", max_seconds),
+                            ("max_cpu_seconds", max_cpu_seconds)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                      or not math.isfinite(value) or value <= 0
+                                      or (name == "max_steps" and int(value) != value)):
+                raise ConfigError(f"{name} must be a {'whole ' if name == 'max_steps' else ''}number > 0 "
+                                  f"(or None), got {value!r}")
         self.cfg = cfg
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -187,13 +192,41 @@ class Trainer:
         self.ckpt = TrainingCheckpoint(self.scratch / "checkpoints" if self.scratch else ckpt_dir,
                                        self.model, self.optimizer, tcfg["keep_checkpoints"],
                                        restore_directory=ckpt_dir)
+        if self.ckpt.state_note:
+            self.log(self.ckpt.state_note)
         self.start_step, self.data_state = (self.ckpt.restore() if resume else (0, None))
+        for path, reason in self.ckpt.skipped:
+            self.log(f"checkpoint {path} is unreadable ({reason}); falling back to an older one")
         if self.start_step:
-            self.log(f"resumed from {self.ckpt.latest} at step {self.start_step}")
-        elif cfg["model"]["init_weights"]:
+            # name the checkpoint actually restored (after a fall-back it is not the newest)
+            self.log(f"resumed from {self.ckpt.restored} at step {self.start_step}")
+        if resume and self.is_chief:
+            self._truncate_metrics(self.start_step)
+        if not self.start_step and cfg["model"]["init_weights"]:
             copied = init_weights_from(self.model, cfg["model"]["init_weights"])
             self.log(f"initialised {len(copied)} layers from {cfg['model']['init_weights']}")
         self._train_step = self._make_train_step()
+
+    def _truncate_metrics(self, step):
+        """Drop the ``metrics.jsonl`` rows after ``step`` (the restored step): those steps are
+        run again and logged again. Rewritten atomically; unparsable lines (a write cut by a
+        kill) are dropped too."""
+        path = self.workdir / "metrics.jsonl"
+        if not path.is_file():
+            return
+        lines = path.read_text(encoding="utf-8").splitlines()
+        kept = []
+        for line in lines:
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(row, dict) and isinstance(row.get("step"), int) and row["step"] <= step:
+                kept.append(line)
+        if len(kept) != len(lines):
+            with atomic_write(path, "w", encoding="utf-8") as fh:
+                fh.writelines(line + "\n" for line in kept)
+            self.log(f"metrics.jsonl: dropped {len(lines) - len(kept)} row(s) after step {step} (re-run now)")
 
     # ------------------------------------------------------------------ step
     def _make_train_step(self):
@@ -273,13 +306,16 @@ class Trainer:
         last = {}
         steps_this_run = 0
         stopped_early = False
+        stopped_by = None
         while step < total:
             metrics = self._train_step(next(iterator))
             step += 1
             steps_this_run += 1
-            out_of_budget = (self.max_steps is not None and steps_this_run >= self.max_steps) or (
-                self.max_seconds is not None and time.time() - t0 >= self.max_seconds) or (
-                self.max_cpu_seconds is not None and time.process_time() - c0 >= self.max_cpu_seconds)
+            stopped_by = ("max_steps" if self.max_steps is not None and steps_this_run >= self.max_steps
+                          else "max_seconds" if self.max_seconds is not None and time.time() - t0 >= self.max_seconds
+                          else "max_cpu_seconds" if self.max_cpu_seconds is not None
+                          and time.process_time() - c0 >= self.max_cpu_seconds else None)
+            out_of_budget = stopped_by is not None
             if step % tcfg["log_every"] == 0 or step == total or step == 1 or out_of_budget:
                 last = {k: float(v) for k, v in metrics.items()}
                 now = time.time()
@@ -313,8 +349,12 @@ class Trainer:
             bar.close()
         elapsed = time.time() - t0
         cpu_elapsed = time.process_time() - c0
+        if not stopped_early:
+            stopped_by = None
         export = None
-        if step >= total and tcfg["export"]:
+        # a budget stop is a normal end: export the weights reached (a rerun continues and
+        # exports again when it finishes)
+        if (step >= total or stopped_early) and tcfg["export"]:
             export = self.workdir / "model.keras"
             # every worker takes part in saving (collective ops); only the chief's copy stays
             export_keras(self.model, export if self.is_chief else self.scratch / "model.keras")
@@ -327,6 +367,8 @@ class Trainer:
             "iterations": total,
             "finished": step >= total,
             "stopped_early": stopped_early,
+            # which budget stopped it: max_steps | max_seconds | max_cpu_seconds (None: finished)
+            "stopped_by": stopped_by,
             "start_step": self.start_step,
             "steps_this_run": steps_this_run,
             "seconds": elapsed,

@@ -301,8 +301,10 @@ class VideoIdentification:
 
 
 def model_name_of(model) -> str:
-    """The registry name a Keras model was built as (its ``name``, e.g. ``"gaitset"``)."""
-    return str(getattr(model, "name", "") or "")
+    """The model's identity (:func:`gait_tf.evaluation.embed.model_identity`, e.g. ``"gaitset"``)."""
+    from gait_tf.evaluation.embed import model_identity
+
+    return model_identity(model)
 
 
 def check_gallery_model(gallery, model_name, gallery_source="gallery"):
