@@ -51,7 +51,7 @@ def test_original_readme_snippets_run_unchanged(tmp_path, monkeypatch, tiny_defa
     from human_pose_nn import HumanPoseIRNetwork
 
     # checkpoints (TF1 format, the original's variable names) at the paths the snippets name
-    pose = HumanPoseIRNetwork()
+    pose = HumanPoseIRNetwork(backend="keras")  # the reference: its weights, as the snippets restore them
     pose.save("path/to/pose_checkpoint.ckpt")
     pose.save("./Human3.6m.ckpt")
     gait2 = GaitNetwork(recurrent_unit="GRU", rnn_layers=2)

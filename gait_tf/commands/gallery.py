@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import sys
 
-from gait_tf.argtypes import rate_below_one
+from gait_tf.argtypes import positive_float, positive_int, rate_below_one
 
 
 def register(subparsers):
@@ -52,11 +52,12 @@ def register(subparsers):
     v.add_argument("--gallery", required=True, metavar="G.gallery", help="gallery to enroll into (must exist)")
     v.add_argument("--model", required=True, metavar="M.keras", help="silhouette model that made the gallery")
     v.add_argument("--subject", required=True, help="identity of the person")
-    v.add_argument("--track", required=True, type=int, metavar="ID", help="person track id in the video")
+    v.add_argument("--track", required=True, type=positive_int, metavar="ID", help="person track id in the video")
     v.add_argument("--detector", choices=("hog+blazepose", "hog", "blazepose"), default="hog+blazepose")
-    v.add_argument("--min-height", type=float, default=80.0, metavar="PX")
-    v.add_argument("--max-frames", type=int, metavar="N")
-    v.add_argument("--step", type=int, default=1, metavar="K")
+    v.add_argument("--min-height", type=positive_float, default=80.0, metavar="PX",
+                   help="smallest person to detect, in pixels (default 80)")
+    v.add_argument("--max-frames", type=positive_int, metavar="N", help="read at most N frames")
+    v.add_argument("--step", type=positive_int, default=1, metavar="K", help="use every K-th frame (default 1)")
     v.add_argument("--no-progress", action="store_true")
     v.set_defaults(func=_enroll_video, method="blazepose")
 

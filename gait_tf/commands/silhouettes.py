@@ -15,7 +15,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from gait_tf.argtypes import positive_int
+from gait_tf.argtypes import positive_float, positive_int
 
 
 def add_video_arguments(p):
@@ -27,7 +27,7 @@ def add_video_arguments(p):
                         "segmenter trained on synthetic walkers")
     p.add_argument("--detector", choices=("hog+blazepose", "hog", "blazepose"), default="hog+blazepose",
                    help="--method blazepose: person proposals (default hog+blazepose)")
-    p.add_argument("--min-height", type=float, default=80.0, metavar="PX",
+    p.add_argument("--min-height", type=positive_float, default=80.0, metavar="PX",
                    help="--method blazepose: smallest person to detect, in pixels (default 80)")
     p.add_argument("--bg-method", choices=("median", "mog2"), default="median",
                    help="background model of --method bgsub (default: median)")
@@ -60,8 +60,6 @@ def run_extraction(args):
     from gait_tf.errors import ConfigError
     from gait_tf.video.pipeline import extract_silhouettes
 
-    if args.min_height <= 0 or args.min_height != args.min_height:
-        raise ConfigError(f"--min-height must be a positive number of pixels, got {args.min_height}")
     if args.step < 1:
         raise ConfigError(f"--step must be >= 1, got {args.step}")
     if args.max_frames is not None and args.max_frames < 1:
@@ -155,12 +153,6 @@ def run_people(args):
     if args.method != "blazepose":
         raise ConfigError(f"--all-tracks needs --method blazepose (got {args.method}): background subtraction and "
                           "the U-Net give one foreground, not separate people")
-    if args.min_height <= 0 or args.min_height != args.min_height:
-        raise ConfigError(f"--min-height must be a positive number of pixels, got {args.min_height}")
-    if args.step < 1:
-        raise ConfigError(f"--step must be >= 1, got {args.step}")
-    if args.max_frames is not None and args.max_frames < 1:
-        raise ConfigError(f"--max-frames must be >= 1, got {args.max_frames}")
     return track_people(args.video, detector=args.detector, min_height=args.min_height, max_frames=args.max_frames,
                         step=args.step, progress=False if args.no_progress else "auto")
 

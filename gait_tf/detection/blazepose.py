@@ -174,6 +174,8 @@ class PoseDetector:
                 found += self.detect(image)
                 continue
             th, tw = int(np.ceil(h / (k - (k - 1) * overlap))), int(np.ceil(w / (k - (k - 1) * overlap)))
+            if min(th, tw) < 48:  # tiles this small hold no detectable person
+                continue
             ys = np.linspace(0, h - th, k).astype(int) if h > th else [0]
             xs = np.linspace(0, w - tw, k).astype(int) if w > tw else [0]
             for y in ys:

@@ -38,6 +38,9 @@ class HOGPeopleDetector:
 
     def detect(self, image):
         up = self.upsampling(image.shape)
+        h, w = image.shape[:2]
+        if h * up < 128 or w * up < 64:  # smaller than one detection window (OpenCV would crash)
+            return np.zeros((0, 4), np.float32), np.zeros((0,), np.float32)
         im = cv2.resize(image, None, fx=up, fy=up, interpolation=cv2.INTER_LINEAR) if up != 1.0 else image
         rects, weights = self.hog.detectMultiScale(im, hitThreshold=self.hit_threshold,
                                                    winStride=(self.win_stride, self.win_stride),

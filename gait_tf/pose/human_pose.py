@@ -80,10 +80,10 @@ def build_pose_model(backbone="inception_resnet_v2", num_block35=10, num_block17
                        name=f"humanpose_{backbone}")
 
 
-def preprocess(images, input_scale=255.0):
-    """``[B, H, W, 3]`` (or ``[H, W, 3]``) uint8 0..255 or float 0..``input_scale`` ->
-    float32 ``[B, 299, 299, 3]`` in [-1, 1] (bilinear resize when not 299x299), plus the
-    original ``(H, W)``."""
+def validate_images(images) -> np.ndarray:
+    """``[B, H, W, 3]`` (or ``[H, W, 3]``) numeric images -> ``[B, H, W, 3]``; :class:`ModelError`
+    for another shape, an empty batch, a non-numeric dtype, images too small to hold a
+    person, or NaN / infinite pixels (naming the images of the batch)."""
     x = np.asarray(images)
     if x.ndim == 3:
         x = x[None]
@@ -100,6 +100,14 @@ def preprocess(images, input_scale=255.0):
             bad = np.flatnonzero(~finite)
             raise ModelError(f"HumanPoseIRNetwork: image(s) {bad[:10].tolist()} of the batch contain NaN or "
                              "infinite values")
+    return x
+
+
+def preprocess(images, input_scale=255.0):
+    """``[B, H, W, 3]`` (or ``[H, W, 3]``) uint8 0..255 or float 0..``input_scale`` ->
+    float32 ``[B, 299, 299, 3]`` in [-1, 1] (bilinear resize when not 299x299), plus the
+    original ``(H, W)``."""
+    x = validate_images(images)
     scale = 255.0 if x.dtype == np.uint8 else float(input_scale)
     x = (x.astype(np.float32) / scale - 0.5) * 2.0
     hw = x.shape[1:3]
@@ -218,17 +226,24 @@ class HumanPoseIRNetwork:
             self._real = BlazePoseNetwork()
         return self._real
 
+    def _real_images(self, x) -> np.ndarray:
+        """Checked images as uint8 0..255 for the real backend (floats are 0..``input_scale``)."""
+        x = validate_images(x)
+        if x.dtype != np.uint8:
+            x = np.clip(np.round(x.astype(np.float32) * (255.0 / self.input_scale)), 0, 255).astype(np.uint8)
+        return x
+
     def feed_forward(self, x):
         """Unsmoothed probability maps ``sigmoid(logits)`` ``[B, 289, 289, 16]``."""
         if self._real_backend() is not None:
-            return self._real.feed_forward(x)
+            return self._real.feed_forward(self._real_images(x))
         x, _ = self._prep(x)
         return np.asarray(self._heads_fn(x)["probs"])
 
     def heat_maps(self, x):
         """Smoothed heat maps ``[B, 289, 289, 16]`` in [0, 1]."""
         if self._real_backend() is not None:
-            return self._real.heat_maps(x)
+            return self._real.heat_maps(self._real_images(x))
         x, _ = self._prep(x)
         return np.asarray(self._heads_fn(x)["heatmaps"])
 
@@ -241,7 +256,7 @@ class HumanPoseIRNetwork:
         real-pose backend: the most prominent person's joints, see ``backend``.)
         """
         if self._real_backend() is not None:
-            return self._real.joint_positions(x)
+            return self._real.joint_positions(self._real_images(x))
         x, (h, w) = self._prep(x)
         out = self._heads_fn(x)
         ys = np.asarray(out["y"], np.float32) * (h / HEATMAP_SIZE)
