@@ -16,7 +16,7 @@ setup(
     packages=find_packages(include=["gait_tf", "gait_tf.*"]),
     include_package_data=True,
     package_data={"gait_tf": ["data/partitions/*.json", "segmentation/weights/*.keras",
-                             "segmentation/weights/*.json"]},
+                             "segmentation/weights/*.json", "synth/*.json"]},
     install_requires=[
         "tensorflow>=2.21,<2.22",
         "keras>=3.12",

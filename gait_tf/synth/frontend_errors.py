@@ -14,9 +14,11 @@ from frame to frame; bags and neighbours get merged in; frames are lost.
 the walker's tight box (all sizes are fractions of the box height ``H``, so the model
 does not depend on the rendering resolution):
 
-1. **box jitter** -- the box's edges move (AR(1) in time, sd ``box_jitter`` x H); the
-   map is computed in the jittered box and whatever falls outside it is cut (heads,
-   feet or a hand lost), and the box's aspect is stretched (``stretch_jitter``);
+1. **box jitter** -- the box's edges move (AR(1) in time, sd ``box_jitter`` x H) and its
+   width stretches (``stretch_jitter``); the map is computed in the jittered box and put
+   back into the true one (a mis-registered warp: the mask shifts, scales and changes its
+   aspect from frame to frame), and whatever fell outside the jittered box is cut (a
+   head, the feet or a hand lost);
 2. **coarse probability map** -- the box is resampled to a map ``map_res`` px high
    (area average: the fraction of the cell covered), smoothed by a Gaussian of sd
    ``blur`` x H, shifted by ``bias`` (> 0 fattens and closes gaps: arms merge with the
@@ -24,7 +26,8 @@ does not depend on the rendering resolution):
    ``noise``, cell size ``noise_scale`` x H, AR(1) in time with ``noise_rho``) that
    makes the edge ragged and blobby;
 3. **feet** -- with probability ``feet_loss`` per frame (runs of ``burst`` frames) the
-   probability of the lowest ``feet_band`` x H is lowered (feet lost on similar ground);
+   probability of the lowest ``feet_band`` x H is lowered by 0.6-1.2, fully from half-way
+   down the band (feet lost on ground of a similar colour);
 4. **holes** -- with probability ``holes`` per frame, a few small low-probability
    ellipses inside the body;
 5. **merged objects** -- with probability ``blob_prob`` per sequence, an object-sized
@@ -61,22 +64,22 @@ class FrontendErrors:
     """Parameters of the front-end error model (see the module docstring); sizes are
     fractions of the walker's box height, probabilities per frame unless noted."""
 
-    box_jitter: float = 0.012
+    box_jitter: float = 0.004
     stretch_jitter: float = 0.03
-    map_res: float = 40.0
-    blur: float = 0.012
-    bias: float = 0.06
-    noise: float = 0.12
+    map_res: float = 28.0
+    blur: float = 0.008
+    bias: float = 0.0
+    noise: float = 0.2
     noise_scale: float = 0.08
-    noise_rho: float = 0.6
-    feet_loss: float = 0.1
+    noise_rho: float = 0.9
+    feet_loss: float = 0.0
     feet_band: float = 0.05
-    holes: float = 0.03
+    holes: float = 0.0
     blob_prob: float = 0.15
-    attach: float = 0.03
+    attach: float = 0.06
     attach_gain: float = 0.6
-    lost: float = 0.02
-    burst: float = 4.0
+    lost: float = 0.19
+    burst: float = 4.81
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
@@ -196,7 +199,7 @@ def apply_frontend_errors(silhouettes, profile="fitted", rng=None, others=None) 
     g = 16
     field = _ar1(rng, (g, g), n, p.noise_rho) * p.noise
     feet = _runs(rng, n, p.feet_loss, p.burst)
-    feet_depth = rng.uniform(0.4, 1.0, n)
+    feet_depth = rng.uniform(0.6, 1.2, n)
     hole_on = rng.uniform(size=n) < p.holes
     hole_par = rng.uniform(size=(n, 3, 4))
     blob_on = _runs(rng, n, 1.0, 1.0) & (rng.uniform() < p.blob_prob)
@@ -212,17 +215,18 @@ def apply_frontend_errors(silhouettes, profile="fitted", rng=None, others=None) 
             continue
         y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
         H = float(y1 - y0)
-        # 1. the jittered box (the map lives in it; what falls outside is cut)
-        pad = 0.06 * H
-        by0, by1 = y0 - pad + box_noise[t, 0] * H, y1 + pad + box_noise[t, 1] * H
-        cx = 0.5 * (x0 + x1) + box_noise[t, 2] * H
-        half = 0.5 * (x1 - x0) + pad
-        bx0, bx1 = cx - half * stretch[t], cx + half * stretch[t]
-        ix0, iy0 = int(np.floor(max(bx0, 0))), int(np.floor(max(by0, 0)))
-        ix1, iy1 = int(np.ceil(min(bx1, fw))), int(np.ceil(min(by1, fh)))
-        if ix1 - ix0 < 2 or iy1 - iy0 < 2:
-            continue
-        crop = m[iy0:iy1, ix0:ix1].astype(np.float32)
+        # 1. the true box (padded) and the jittered box the map is computed in; the map is
+        # put back into the true box, so a jittered box shifts / scales / cuts the mask
+        pad = int(np.ceil(0.06 * H))
+        ty0, ty1, tx0, tx1 = y0 - pad, y1 + pad, x0 - pad, x1 + pad
+        th, tw = ty1 - ty0, tx1 - tx0
+        cx = 0.5 * (tx0 + tx1) + box_noise[t, 2] * H
+        half = 0.5 * tw * stretch[t]
+        jy0 = int(round(ty0 + box_noise[t, 0] * H))
+        jy1 = max(jy0 + 2, int(round(ty1 + box_noise[t, 1] * H)))
+        jx0 = int(round(cx - half))
+        jx1 = max(jx0 + 2, int(round(cx + half)))
+        crop = _crop(m, jx0, jy0, jx1, jy1).astype(np.float32)
         ch, cw = crop.shape
         # 2. the coarse probability map (the whole map computed at map_res rows)
         mh = int(max(8, round(p.map_res * ch / H)))
@@ -240,10 +244,10 @@ def apply_frontend_errors(silhouettes, profile="fitted", rng=None, others=None) 
             prob += nz * (0.35 + edge)
         # 3. feet lost
         if feet[t]:
-            band = max(1, int(round(p.feet_band * H * scale)))
-            rows = np.arange(mh)[:, None]
-            bottom = (y1 - iy0) * scale
-            prob -= feet_depth[t] * np.clip((rows - (bottom - band)) / band, 0, 1) * (rows <= bottom + 1)
+            band = max(1.0, p.feet_band * H * scale)
+            rows_m = np.arange(mh)[:, None]
+            bottom = (y1 - jy0) * scale
+            prob -= feet_depth[t] * np.clip((rows_m - (bottom - band)) / (0.5 * band), 0, 1) * (rows_m <= bottom + 1)
         # 4. holes inside the body
         if hole_on[t]:
             for k in range(int(1 + 2 * hole_par[t, 0, 0])):
@@ -257,31 +261,45 @@ def apply_frontend_errors(silhouettes, profile="fitted", rng=None, others=None) 
             side = 1 if blob_par[0] < 0.5 else -1
             yb = (0.45 + 0.3 * blob_par[1]) * mh
             rb = (0.06 + 0.08 * blob_par[2]) * mh
-            rows_on = np.nonzero(prob[int(min(max(yb, 0), mh - 1))] > 0.5)[0]
-            if len(rows_on):
-                xb = (rows_on.max() + 0.6 * rb) if side > 0 else (rows_on.min() - 0.6 * rb)
+            on = np.nonzero(prob[int(min(max(yb, 0), mh - 1))] > 0.5)[0]
+            if len(on):
+                xb = (on.max() + 0.6 * rb) if side > 0 else (on.min() - 0.6 * rb)
                 cv2.ellipse(prob, (int(xb), int(yb)), (int(max(1, rb)), int(max(1, rb * (1 + blob_par[3])))), 0, 0,
                             360, 1.0, -1)
         # 6. bits of other people
         if others is not None and p.attach > 0:
-            o = np.asarray(others[t][iy0:iy1, ix0:ix1], np.float32)
+            o = _crop(np.asarray(others[t], bool), jx0, jy0, jx1, jy1).astype(np.float32)
             if o.any():
-                near = cv2.dilate(crop, cv2.getStructuringElement(
-                    cv2.MORPH_ELLIPSE, (2 * int(p.attach * H) + 1, 2 * int(p.attach * H) + 1)))
+                r = 2 * int(p.attach * H) + 1
+                near = cv2.dilate(crop, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (r, r)))
                 om = cv2.resize(o * near, (mw, mh), interpolation=cv2.INTER_AREA)
                 prob = np.maximum(prob, p.attach_gain * om + 0.5 * prob)
-        # 7. back into the box, threshold 0.5, keep the body
-        up = cv2.resize(prob, (cw, ch), interpolation=cv2.INTER_LINEAR) > 0.5
-        inside_box = np.zeros_like(up)
-        ry0, ry1 = int(round(by0)) - iy0, int(round(by1)) - iy0
-        rx0, rx1 = int(round(bx0)) - ix0, int(round(bx1)) - ix0
-        inside_box[max(ry0, 0):max(ry1, 0), max(rx0, 0):max(rx1, 0)] = True
-        up &= inside_box
-        up = _keep_body(up, m[iy0:iy1, ix0:ix1])
+        # 7. back into the true box, threshold 0.5, keep the body
+        up = cv2.resize(prob, (tw, th), interpolation=cv2.INTER_LINEAR) > 0.5
+        up = _keep_body(up, _crop(m, tx0, ty0, tx1, ty1))
         if up is None or _shape_problem(up):
             continue
-        out[t, iy0:iy1, ix0:ix1][up] = 255
+        _paste(out[t], up, tx0, ty0)
     return out
+
+
+def _crop(img, x0, y0, x1, y1):
+    """``img[y0:y1, x0:x1]`` with zeros where the window leaves the image."""
+    out = np.zeros((y1 - y0, x1 - x0), img.dtype)
+    h, w = img.shape
+    sy0, sy1, sx0, sx1 = max(y0, 0), min(y1, h), max(x0, 0), min(x1, w)
+    if sy1 > sy0 and sx1 > sx0:
+        out[sy0 - y0:sy1 - y0, sx0 - x0:sx1 - x0] = img[sy0:sy1, sx0:sx1]
+    return out
+
+
+def _paste(frame, mask, x0, y0):
+    """Set ``frame`` to 255 under ``mask`` placed at ``(x0, y0)`` (clipped to the frame)."""
+    h, w = frame.shape
+    mh, mw = mask.shape
+    sy0, sy1, sx0, sx1 = max(y0, 0), min(y0 + mh, h), max(x0, 0), min(x0 + mw, w)
+    if sy1 > sy0 and sx1 > sx0:
+        frame[sy0:sy1, sx0:sx1][mask[sy0 - y0:sy1 - y0, sx0 - x0:sx1 - x0]] = 255
 
 
 def _keep_body(mask, clean):

@@ -130,8 +130,8 @@ def condition_gait(gait: GaitParams, condition: str, bag: BagParams | None, coat
         side = "l" if bag.side > 0 else "r"
         if bag.kind in ("handbag", "shopping_bag"):
             gait = replace(gait, **{f"arm_swing_{side}": 0.25, f"elbow_fix_{side}": 8.0})
-        elif bag.kind == "tote":  # the hand holds the strap on the shoulder
-            gait = replace(gait, **{f"arm_swing_{side}": 0.2, f"elbow_fix_{side}": 75.0})
+        elif bag.kind == "tote":  # the hand holds the strap in front of the shoulder
+            gait = replace(gait, **{f"arm_swing_{side}": 0.1, f"elbow_fix_{side}": 125.0})
         elif bag.kind == "shoulder_bag":
             gait = replace(gait, **{f"arm_swing_{side}": 0.5})
         else:
