@@ -159,12 +159,25 @@ def test_mirroring_and_view_jitter():
     assert len(views) == 5 and all(81 <= v <= 99 for v in views)
 
 
-def test_pass_offset_moves_the_walk_off_the_camera_axis():
-    centre = _gen().sequence(1, "nm-01", 0, n_frames=20, rgb=False)
-    off = _gen(pass_offset_m=[2.0, 2.0]).sequence(1, "nm-01", 0, n_frames=20, rgb=False)
-    mid = lambda seq: np.mean([np.nonzero(m)[1].mean() for m in seq.masks])  # noqa: E731
-    assert abs(mid(centre) - SIZE[1] / 2) < 0.06 * SIZE[1]
-    assert abs(mid(off) - SIZE[1] / 2) > 0.1 * SIZE[1]
+def test_pass_offset_makes_walks_towards_the_camera_pass_it_obliquely():
+    opts = dict(distance_m=[3, 3], fov_deg=[70, 70])
+    straight = _gen(**opts).sequence(1, "nm-01", 0, n_frames=50, rgb=False)
+    oblique = _gen(pass_offset_m=[1.5, 1.5], **opts).sequence(1, "nm-01", 0, n_frames=50, rgb=False)
+    xs = lambda seq: np.array([np.nonzero(m)[1].mean() for m in seq.masks])  # noqa: E731
+    assert np.ptp(xs(straight)) < 0.05 * SIZE[1]           # straight at the camera: stays in the middle
+    assert np.ptp(xs(oblique)) > 0.15 * SIZE[1]            # past it: drifts sideways as it comes closer
+    assert abs(xs(oblique)[25] - SIZE[1] / 2) < 0.08 * SIZE[1]   # the camera looks at the middle of the walk
+
+
+def test_tripod_pans_when_a_long_walk_would_not_fit():
+    near = _gen(distance_m=[3, 3], fov_deg=[50, 50]).sequence(1, "nm-01", 90, n_frames=100)
+    assert near.meta["shot"]["panned"] and not near.meta["shot"]["handheld"]
+    h = _heights(near.masks)
+    assert h.min() > 0.4 * SIZE[0]                          # the walker stays big enough to render
+    still = ~(near.masks[0] | near.masks[-1])
+    assert np.abs(near.rgb[0].astype(int) - near.rgb[-1].astype(int))[still].mean() > 3.0  # the scene pans
+    far = _gen(distance_m=[12, 12], fov_deg=[50, 50]).sequence(1, "nm-01", 90, n_frames=30, rgb=False)
+    assert not far.meta["shot"]["panned"]
 
 
 def test_handheld_camera_shakes_pans_and_zooms():

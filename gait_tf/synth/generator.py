@@ -380,7 +380,7 @@ class WalkerGenerator:
             margin = max(4, self.image_size[1] // 8)
             bg = _scene(self.seed, view, self.image_size, margin)
             frames = compose_rgb(res.labels, res.depth, np.concatenate(colours, 0), bg, margin, mode, vrng,
-                                 pan=pan if shot.handheld else None)
+                                 pan=pan if shot.handheld or shot.panned else None)
         meta = {"seed": self.seed, "image_size": list(self.image_size), "speed_mps": pose.speed,
                 "cadence": gait.cadence, "background": mode, "joint_names": list(JOINT_NAMES),
                 "realism": r.to_dict(), "shot": shot.to_dict(), "crowd": roles,

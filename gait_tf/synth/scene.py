@@ -34,9 +34,11 @@ class Shot:
 
     view_deg: walking direction relative to the camera, CASIA-B convention (0 towards,
     90 side view to the image right, 180 away), negative when ``mirrored`` (walking to
-    the image left). pass_offset_m: signed offset of the camera's aim point from the
-    walk's middle, along the image's horizontal axis. zoom: relative focal-length change
-    from the first to the last frame (hand-held only).
+    the image left). pass_offset_m: signed distance of the camera from the walking line's
+    axis through the walk's middle, sideways to the walk (walks towards / away from the
+    camera pass it obliquely). zoom: relative focal-length change from the first to the
+    last frame (hand-held only). panned: a tripod that pans to follow the walker (set by
+    :func:`shot_camera` when the walk does not fit the picture otherwise).
     """
 
     view_deg: float
@@ -48,6 +50,7 @@ class Shot:
     handheld: bool
     zoom: float
     lag_s: float
+    panned: bool = False
 
     def to_dict(self) -> dict:
         return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items()}
@@ -99,52 +102,90 @@ def _smooth_noise(rng, n, rho, rms, dims=1):
     return out * rms
 
 
+def _fit(cam, points, gain, image_size, body_height):
+    """``(f_fit, f_min)``: the largest focal length that keeps ``points`` inside
+    :data:`FIT` of the frame, and the one that makes the walker :data:`MIN_HEIGHT_FRAC`
+    of the image height at its median depth (the camera's own ``f`` is ignored)."""
+    h, w = image_size
+    pc = cam.to_camera(points)
+    z = np.maximum(pc[..., 2], 0.3)
+    g = gain.reshape(len(gain), *([1] * (pc.ndim - 2)))
+    umax = float(np.max(np.abs(g * pc[..., 0] / z)))
+    vmax = float(np.max(np.abs(g * pc[..., 1] / z)))
+    f_fit = min(FIT * (w / 2.0) / max(umax, 1e-6), FIT * (h / 2.0) / max(vmax, 1e-6))
+    return f_fit, MIN_HEIGHT_FRAC * h * float(np.median(z)) / body_height
+
+
 def shot_camera(shot: Shot, image_size, pelvis, points, body_height, rng: np.random.Generator,
                 drift_m=0.0, shake_deg=0.0, fps=25.0):
     """The camera of ``shot`` for a walker whose pelvis is at ``pelvis [T, 3]`` (world)
     and whose body points ``points [T, K, 3]`` must stay in the picture.
 
+    The camera looks at the middle of the walk from ``shot.distance_m`` (backing off until
+    the walker never comes closer than :data:`MIN_RANGE` and its depth changes at most
+    :data:`MAX_DEPTH_RATIO` times), standing ``shot.pass_offset_m`` to the side of the
+    walking line. A tripod camera whose walk does not fit the picture with the walker at
+    least :data:`MIN_HEIGHT_FRAC` of the image height pans smoothly to follow it
+    (``shot.panned``); a hand-held one follows with a lag, drifts, shakes and zooms.
+
     Returns ``(camera, offsets)``: a :class:`Camera` (tripod) or :class:`MovingCamera`
-    (hand-held), and ``offsets float [T, 2]``, the apparent motion (px) of the far
-    background caused by the camera's rotation (for :func:`~gait_tf.synth.render.compose_rgb`).
+    (panning or hand-held), and ``offsets float [T, 2]``, the apparent motion (px) of the
+    far background caused by the camera's rotation (for :func:`~gait_tf.synth.render.compose_rgb`).
     """
     h, w = image_size
     n = len(pelvis)
     theta = np.radians(shot.view_deg)
     fwd_h = np.array([-np.cos(theta), np.sin(theta), 0.0])
-    right_h = np.cross(fwd_h, UP)
     z_aim = 0.55 * body_height
     mid = pelvis[(n - 1) // 2]
-    aim = np.array([mid[0], mid[1], z_aim]) + shot.pass_offset_m * right_h
+    walk = pelvis[-1, :2] - pelvis[0, :2]
+    norm = float(np.linalg.norm(walk))
+    side = np.array([-walk[1], walk[0]]) / norm if norm > 1e-6 else np.array([0.0, 1.0])
+    aim = np.array([mid[0], mid[1], z_aim])
     d = float(shot.distance_m)
     for _ in range(40):  # back off until the walk never comes closer than MIN_RANGE and
         # its apparent size changes at most MAX_DEPTH_RATIO times
-        cam_xy = aim[:2] - d * fwd_h[:2]
+        cam_xy = aim[:2] - d * fwd_h[:2] + shot.pass_offset_m * side
+        sight = aim[:2] - cam_xy
+        sight = sight / np.linalg.norm(sight)
         rng_xy = np.linalg.norm(pelvis[:, :2] - cam_xy, axis=1)
-        depth = (pelvis[:, :2] - cam_xy) @ fwd_h[:2]
+        depth = (pelvis[:, :2] - cam_xy) @ sight
         if rng_xy.min() >= MIN_RANGE and depth.min() >= 0.8 * MIN_RANGE \
                 and depth.max() <= MAX_DEPTH_RATIO * depth.min():
             break
         d *= 1.12
-    cam_h = z_aim + d * np.tan(np.radians(shot.elevation_deg))
+    dist = float(np.linalg.norm(aim[:2] - cam_xy))
+    cam_h = z_aim + dist * np.tan(np.radians(shot.elevation_deg))
     position = np.array([cam_xy[0], cam_xy[1], cam_h])
     if shot.fov_deg is None:
-        f0 = 0.58 * h * d / 1.7
+        f0 = 0.58 * h * dist / 1.7
     else:
         f0 = (w / 2.0) / np.tan(np.radians(shot.fov_deg) / 2.0)
+    targets = np.concatenate([pelvis[:, :2], np.full((n, 1), z_aim)], 1)  # [T, 3] what a follower aims at
     if not shot.handheld:
         axes = look_axes(aim - position)
         cam = Camera(view=float(shot.view_deg), f=1.0, cx=w / 2.0, cy=h / 2.0, position=position, axes=axes,
-                     distance=d)
+                     distance=dist)
         gain = np.ones(n)
+        f_fit, f_min = _fit(cam, points, gain, image_size, body_height)
+        if f_fit < f_min and n > 1:
+            # pan (smoothly, no lag): a 0.5 s running mean of the walker's position
+            k = max(1, int(round(0.25 * fps)))
+            pad = np.concatenate([np.repeat(targets[:1], k, 0), targets, np.repeat(targets[-1:], k, 0)])
+            kernel = np.ones(2 * k + 1) / (2 * k + 1)
+            follow = np.stack([np.convolve(pad[:, i], kernel, mode="valid") for i in range(3)], -1)
+            axes = look_axes(follow - position)
+            cam = MovingCamera(view=float(shot.view_deg), f=np.ones(n), cx=w / 2.0, cy=h / 2.0,
+                               position=np.repeat(position[None], n, 0), axes=axes, distance=dist)
+            shot.panned = True
+            f_fit, f_min = _fit(cam, points, gain, image_size, body_height)
     else:
         # the operator follows the walker (exponential lag), drifts, shakes and zooms
         alpha = 1.0 - np.exp(-1.0 / (shot.lag_s * fps))
         follow = np.empty((n, 3))
-        follow[0] = 0.5 * (aim + np.array([pelvis[0, 0], pelvis[0, 1], z_aim]))
+        follow[0] = 0.5 * (aim + targets[0])
         for t in range(1, n):
-            target = np.array([pelvis[t, 0], pelvis[t, 1], z_aim])
-            follow[t] = follow[t - 1] + alpha * (target - follow[t - 1])
+            follow[t] = follow[t - 1] + alpha * (targets[t] - follow[t - 1])
         pos = position[None] + _smooth_noise(rng, n, 0.97, drift_m, 3) * np.array([1.0, 1.0, 0.3])
         shake = np.radians(shake_deg) * (0.7 * _smooth_noise(rng, n, 0.6, 1.0, 3)
                                          + 0.7 * _smooth_noise(rng, n, 0.95, 1.0, 3))
@@ -153,24 +194,14 @@ def shot_camera(shot: Shot, image_size, pelvis, points, body_height, rng: np.ran
         axes = look_axes(fwd, roll=shake[:, 2])
         gain = 1.0 + shot.zoom * np.linspace(0.0, 1.0, n)
         cam = MovingCamera(view=float(shot.view_deg), f=gain.copy(), cx=w / 2.0, cy=h / 2.0, position=pos,
-                           axes=axes, distance=d)
-    # fit the walker into the frame (focal length 1 first: pixel offsets scale with f)
-    pc = cam.to_camera(points)
-    z = np.maximum(pc[..., 2], 0.3)
-    g = gain.reshape(n, *([1] * (pc.ndim - 2)))
-    umax = float(np.max(np.abs(g * pc[..., 0] / z)))
-    vmax = float(np.max(np.abs(g * pc[..., 1] / z)))
-    f_fit = min(FIT * (w / 2.0) / max(umax, 1e-6), FIT * (h / 2.0) / max(vmax, 1e-6))
-    zc = float(np.median(z))
-    f_min = MIN_HEIGHT_FRAC * h * zc / body_height
+                           axes=axes, distance=dist)
+        f_fit, f_min = _fit(cam, points, gain, image_size, body_height)
     f = min(max(f0, f_min), f_fit)
-    if shot.handheld:
-        cam.f = f * gain
-    else:
-        cam.f = float(f)
+    moving = isinstance(cam, MovingCamera)
+    cam.f = f * gain if moving else float(f)
     # apparent motion of the far background: a point far along the first view direction
-    far = position + 1e3 * (axes[0][2] if shot.handheld else axes[2])
-    uv, _ = cam.project(np.broadcast_to(far, (n, 3)) if shot.handheld else far[None])
+    far = position + 1e3 * (axes[0][2] if moving else axes[2])
+    uv, _ = cam.project(np.broadcast_to(far, (n, 3)) if moving else far[None])
     offsets = np.stack([w / 2.0 - uv[..., 0], h / 2.0 - uv[..., 1]], -1).reshape(-1, 2)
     offsets = np.broadcast_to(offsets, (n, 2)) - offsets[:1]
     return cam, np.ascontiguousarray(offsets)
