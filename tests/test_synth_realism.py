@@ -308,3 +308,18 @@ def test_realism_options_object_is_accepted():
     r = Realism(elevation_deg=(10, 10), fov_deg=(50, 50))
     seq = WalkerGenerator(seed=0, image_size=SIZE, realism=r).sequence(1, "nm-01", 90, n_frames=3, rgb=False)
     assert seq.meta["shot"]["elevation_deg"] == 10.0
+
+
+def test_rgb_training_walkers_take_realism(tmp_path):
+    from gait_tf.train.rgb import RGBWalkers
+
+    casia = RGBWalkers(subjects="1", conditions="nm-01", views="090", image_size=(72, 96), n_frames=4)
+    real = RGBWalkers(subjects="1", conditions="nm-01", views="090", image_size=(72, 96), n_frames=4,
+                      realism="realistic", cache_dir=tmp_path)
+    assert "realism" not in casia.options and real.options["realism"]["crowd"] == [0, 3]
+    rgb, mask = real.sequences[("001", "nm-01", "090")]
+    assert rgb.shape == (4, 64, 32, 3) and mask.any()
+    assert not np.array_equal(rgb, casia.sequences[("001", "nm-01", "090")][0])
+    again = RGBWalkers(subjects="1", conditions="nm-01", views="090", image_size=(72, 96), n_frames=4,
+                       realism="realistic", cache_dir=tmp_path)          # from the cache
+    assert np.array_equal(again.sequences[("001", "nm-01", "090")][0], rgb)
