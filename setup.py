@@ -22,7 +22,9 @@ setup(
     package_dir={"": "."},
     include_package_data=True,
     package_data={"gait_tf.data.partitions": ["*.json"],
-                  "gait_tf.segmentation.weights": ["*.keras", "*.json"]},
+                  "gait_tf.segmentation.weights": ["*.keras", "*.json"],
+                  "gait_tf.synth": ["*.json"],
+                  "gait_tf.pretrained.weights": ["*.keras", "*.json", "*.md"]},
     install_requires=[
         "tensorflow>=2.21,<2.22",
         "keras>=3.12",

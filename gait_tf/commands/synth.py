@@ -3,6 +3,11 @@
 Formats: ``casia_b`` (binary PNG frames ``<subject>/<type>/<view>/<subject>-<type>-<view>-<frame>.png``),
 ``opengait`` (pretreated ``uint8 [T, 64, 64]`` pickles ``<subject>/<type>/<view>/<view>.pkl``),
 ``rgb`` (``<subject>/<type>/<view>/<view>.npz`` with rgb, masks and 2D joints). See docs/synth.md.
+
+``--preset realistic`` renders street / CCTV-like footage (elevated, perspective and
+hand-held cameras, any walking direction, other walkers and occlusions, varied bodies,
+clothes, gait and carried objects) and stores the silhouettes as our real front end would
+deliver them (its error model); ``--realism '{"crowd": [0, 1]}'`` changes single options.
 """
 from __future__ import annotations
 
@@ -27,6 +32,10 @@ def register(subparsers):
     p.add_argument("--image-size", default="240x320", help="HxW of rendered frames (default 240x320)")
     p.add_argument("--background", default="static", choices=["static", "moving", "flicker", "moving+flicker"],
                    help="RGB background (rgb format only; default static)")
+    p.add_argument("--preset", default="casia_b", choices=["casia_b", "realistic"],
+                   help="realism preset (default casia_b: CASIA-B-like studio data)")
+    p.add_argument("--realism", default=None, metavar="JSON",
+                   help='realism options over the preset, e.g. \'{"crowd": [0, 1], "frontend_errors": null}\'')
     p.add_argument("--seed", type=non_negative_int, default=0, help="population seed (default 0)")
     p.add_argument("--workers", type=positive_int, default=1, help="processes (output does not depend on it; default 1)")
     p.add_argument("--montage", default=None, metavar="PNG", help="also write a preview montage")
@@ -40,13 +49,30 @@ def run(args):
     from gait_tf.synth.dataset import write_dataset
     from gait_tf.synth.preview import format_summary, make_montage, summarize
 
+    realism = args.preset
+    if args.realism:
+        import json
+
+        from gait_tf.errors import ConfigError
+
+        try:
+            opts = json.loads(args.realism)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"--realism: not valid JSON ({exc})") from None
+        if not isinstance(opts, dict):
+            raise ConfigError(f"--realism: expected a JSON object of options, got {args.realism!r}")
+        realism = {"preset": args.preset, **opts}
     start = time.perf_counter()
     meta = write_dataset(args.out, fmt=args.format, subjects=args.subjects, conditions=args.conditions,
                          views=args.views, seed=args.seed, image_size=args.image_size, n_frames=args.frames,
-                         workers=args.workers, background=args.background, progress=not args.quiet)
+                         workers=args.workers, background=args.background, progress=not args.quiet,
+                         realism=realism)
     elapsed = time.perf_counter() - start
     print(format_summary(summarize(args.out)))
     print(f"{meta['frames']} frames in {elapsed:.1f} s ({meta['frames'] / max(elapsed, 1e-9):.0f} frames/s)")
+    if meta["skipped"]:
+        print(f"skipped {len(meta['skipped'])} sequence(s) the front end lost entirely: "
+              + ", ".join(meta["skipped"][:5]) + (" ..." if len(meta["skipped"]) > 5 else ""))
     if args.montage:
         make_montage(args.out, args.montage)
         print(f"montage: {args.montage}")

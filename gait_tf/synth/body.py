@@ -87,49 +87,55 @@ class BodyShape:
     long_hair: float       # 0 = short hair, else length of a hair volume behind the head (m)
 
 
-def sample_body(rng: np.random.Generator) -> BodyShape:
+def sample_body(rng: np.random.Generator, variety: float = 1.0) -> BodyShape:
     """Draw a body. Heights ~ N(1.70, 0.08) m clipped to [1.50, 1.95]; segment
-    fractions jitter by ~4 %, widths by ~6-10 %, the overall build by ~12 %."""
-    h = float(np.clip(rng.normal(1.70, 0.08), 1.50, 1.95))
-    leg = 0.53 * _lognormal(rng, 0.03)                   # hip height fraction
-    thigh_share = 0.49 * _lognormal(rng, 0.03)           # thigh / (thigh + shank)
+    fractions jitter by ~4 %, widths by ~6-10 %, the overall build by ~12 %.
+
+    ``variety`` scales every spread (1.0: CASIA-B-like; the draws are then exactly those
+    of the original generator); the height range widens to 1.70 -0.20/+0.25 x variety m.
+    """
+    v = float(variety)
+    lo, hi = (1.50, 1.95) if v == 1.0 else (1.70 - 0.20 * v, 1.70 + 0.25 * v)
+    h = float(np.clip(rng.normal(1.70, 0.08 * v), lo, hi))
+    leg = 0.53 * _lognormal(rng, 0.03 * v)               # hip height fraction
+    thigh_share = 0.49 * _lognormal(rng, 0.03 * v)       # thigh / (thigh + shank)
     ankle_h = 0.039 * h
     leg_len = leg * h - ankle_h
-    build = _lognormal(rng, 0.12)                        # girth, slim (<1) .. heavy (>1)
-    limbs = build * _lognormal(rng, 0.06)
-    torso = (0.80 - leg) * h * _lognormal(rng, 0.02)     # hip -> thorax
-    neck = 0.065 * h * _lognormal(rng, 0.06)
+    build = _lognormal(rng, 0.12 * v)                    # girth, slim (<1) .. heavy (>1)
+    limbs = build * _lognormal(rng, 0.06 * v)
+    torso = (0.80 - leg) * h * _lognormal(rng, 0.02 * v)  # hip -> thorax
+    neck = 0.065 * h * _lognormal(rng, 0.06 * v)
     head = h - (leg * h + torso + neck)                  # remainder: upper neck -> top
-    sh_w = 0.235 * h * _lognormal(rng, 0.05) * (0.85 + 0.15 * build)
-    hip_w = 0.105 * h * _lognormal(rng, 0.06) * (0.85 + 0.15 * build)
-    belly = _lognormal(rng, 0.15) * build
+    sh_w = 0.235 * h * _lognormal(rng, 0.05 * v) * (0.85 + 0.15 * build)
+    hip_w = 0.105 * h * _lognormal(rng, 0.06 * v) * (0.85 + 0.15 * build)
+    belly = _lognormal(rng, 0.15 * v) * build
     return BodyShape(
         height=h,
         hip_height=leg * h,
         thigh=leg_len * thigh_share,
         shank=leg_len * (1 - thigh_share),
         ankle_height=ankle_h,
-        foot=0.14 * h * _lognormal(rng, 0.04),
+        foot=0.14 * h * _lognormal(rng, 0.04 * v),
         hip_width=hip_w,
         shoulder_width=sh_w,
         torso=torso,
         neck=neck,
         head=head,
-        upper_arm=0.186 * h * _lognormal(rng, 0.04),
-        forearm=0.146 * h * _lognormal(rng, 0.04),
-        hand=0.09 * h * _lognormal(rng, 0.04),
+        upper_arm=0.186 * h * _lognormal(rng, 0.04 * v),
+        forearm=0.146 * h * _lognormal(rng, 0.04 * v),
+        hand=0.09 * h * _lognormal(rng, 0.04 * v),
         r_thigh=0.050 * h * limbs,
         r_knee=0.032 * h * limbs,
         r_ankle=0.021 * h * limbs,
         r_upper_arm=0.028 * h * limbs,
         r_elbow=0.022 * h * limbs,
         r_wrist=0.018 * h * limbs,
-        r_foot=0.019 * h * _lognormal(rng, 0.05),
+        r_foot=0.019 * h * _lognormal(rng, 0.05 * v),
         r_neck=0.030 * h * limbs,
         chest=(0.070 * h * build, 0.5 * sh_w * 0.92, 0.125 * h),
         belly=(0.062 * h * belly, 0.082 * h * build, 0.10 * h),
         hips=(0.062 * h * build, 0.5 * hip_w + 0.045 * h * build, 0.075 * h),
-        head_axes=(0.058 * h * _lognormal(rng, 0.05), 0.050 * h * _lognormal(rng, 0.05),
+        head_axes=(0.058 * h * _lognormal(rng, 0.05 * v), 0.050 * h * _lognormal(rng, 0.05 * v),
                    0.5 * head * 0.95),
         long_hair=float(rng.choice([0.0, 0.0, 0.0, rng.uniform(0.08, 0.22) * h])),
     )

@@ -8,8 +8,15 @@ Layouts (``<subject>`` = ``001``, ``<type>`` = ``nm-01``, ``<view>`` = ``090``):
                                                           joints float32 [T, 16, 3] (x, y, visible),
                                                           joint_names str [16]
 
-Every root also gets ``synth.json`` (generator settings, format, subjects, conditions,
-views, sequences, frames). Sequences are rendered in parallel with ``workers``
+With realism options (``realism="realistic"``, :mod:`gait_tf.synth.realism`) the
+``casia_b`` and ``opengait`` formats hold the silhouettes *as our real front end would
+deliver them* when the options include ``frontend_errors`` (the ``realistic`` preset
+does), the clean ones otherwise; ``rgb`` files also hold ``frontend``, ``others`` (the
+other walkers' pixels) and ``face`` (COCO face points).
+
+Every root also gets ``synth.json`` (generator settings, realism options, format,
+subjects, conditions, views, sequences, frames, and the sequences skipped because the
+front end lost every frame of them). Sequences are rendered in parallel with ``workers``
 processes; the output does not depend on ``workers`` (each sequence has its own seed).
 Each sequence folder / file is written atomically.
 """
@@ -35,6 +42,7 @@ from gait_tf.synth.generator import (
     check_subject,
     check_view,
 )
+from gait_tf.synth.realism import get_realism
 from gait_tf.utils.atomic import atomic_path, atomic_write
 
 FORMATS = ("casia_b", "opengait", "rgb")
@@ -178,15 +186,18 @@ def sequence_dir(root, subject, condition, view) -> Path:
 
 
 def _write_one(task):
-    fmt, root, seed, image_size, background, subject, condition, view, n_frames = task
-    gen = WalkerGenerator(seed=seed, image_size=image_size, background=background)
+    fmt, root, seed, image_size, background, subject, condition, view, n_frames, realism = task
+    gen = WalkerGenerator(seed=seed, image_size=image_size, background=background, realism=realism)
     seq = gen.sequence(subject, condition, view, n_frames=n_frames, rgb=(fmt == "rgb"))
     folder = sequence_dir(root, subject, condition, view)
     folder.parent.mkdir(parents=True, exist_ok=True)
+    sils = seq.frontend if seq.frontend is not None else seq.silhouettes
+    if fmt != "rgb" and not sils.reshape(len(sils), -1).any(1).any():
+        return seq.subject, condition, view, 0  # the front end lost every frame: skipped
     if fmt == "casia_b":
         with atomic_path(folder) as tmp:
             tmp.mkdir()
-            for i, frame in enumerate(seq.silhouettes, 1):
+            for i, frame in enumerate(sils, 1):
                 name = f"{seq.subject}-{condition}-{view}-{i:03d}.png"
                 if not cv2.imwrite(str(tmp / name), frame):
                     raise DataError(f"{tmp / name}: could not write PNG")
@@ -195,21 +206,27 @@ def _write_one(task):
         from gait_tf.data.io import write_pickle
         from gait_tf.data.pretreat import pretreat_sequence
 
-        pre = pretreat_sequence(seq.silhouettes, source=str(folder))
+        try:
+            pre = pretreat_sequence(sils, source=str(folder))
+        except DataError:
+            if seq.frontend is None:
+                raise
+            return seq.subject, condition, view, 0  # every frame the front end kept is too small: skipped
         folder.mkdir(parents=True, exist_ok=True)
         write_pickle(folder / f"{view}.pkl", pre)
         frames = len(pre)
     else:
         folder.mkdir(parents=True, exist_ok=True)
+        extra = {k: getattr(seq, k) for k in ("frontend", "others", "face") if getattr(seq, k) is not None}
         with atomic_write(folder / f"{view}.npz", "wb") as fh:
             np.savez_compressed(fh, rgb=seq.rgb, masks=seq.masks, joints=seq.joints,
-                                joint_names=np.asarray(JOINT_NAMES))
+                                joint_names=np.asarray(JOINT_NAMES), **extra)
         frames = len(seq)
     return seq.subject, condition, view, frames
 
 
 def write_dataset(root, fmt="casia_b", subjects=10, conditions=None, views=None, seed=0, image_size=(240, 320),
-                  n_frames=None, workers=1, background="static", progress=False) -> dict:
+                  n_frames=None, workers=1, background="static", progress=False, realism=None) -> dict:
     """Render ``subjects x conditions x views`` sequences into ``root`` in format ``fmt``.
 
     Args:
@@ -218,6 +235,10 @@ def write_dataset(root, fmt="casia_b", subjects=10, conditions=None, views=None,
             comma strings (``None`` = all). n_frames: frames per sequence (None: the
             generator's default, the time to cross the view). background: RGB mode.
         workers: processes; the output is identical for any value.
+        realism: preset name, dict of options or ``Realism`` (:mod:`gait_tf.synth.realism`;
+            None = ``casia_b``). With ``frontend_errors`` the silhouette formats hold the
+            front end's view of the walker; a sequence of which it loses every frame is
+            skipped (listed in ``synth.json``).
 
     Returns the metadata written to ``root/synth.json``.
     """
@@ -228,15 +249,18 @@ def write_dataset(root, fmt="casia_b", subjects=10, conditions=None, views=None,
     views = parse_views(views)
     image_size = parse_image_size(image_size)
     background = check_background(background)
+    realism = get_realism(realism)
     if n_frames is not None and int(n_frames) < 1:
         raise ConfigError(f"n_frames: must be >= 1, got {n_frames!r}")
     root = Path(root)
     if root.exists() and not root.is_dir():
         raise ConfigError(f"out: {root} exists and is not a folder")
     root.mkdir(parents=True, exist_ok=True)
-    tasks = [(fmt, str(root), int(seed), image_size, background, s, c, v, n_frames)
+    tasks = [(fmt, str(root), int(seed), image_size, background, s, c, v, n_frames, realism)
              for s in subjects for c in conditions for v in views]
     results = run_tasks(_write_one, tasks, workers=workers, progress=progress, desc=f"synth {fmt}")
+    skipped = ["/".join(r[:3]) for r in results if r[3] == 0]
+    results = [r for r in results if r[3] > 0]
     frames = [r[3] for r in results]
     meta = {
         "generator": "gait_tf.synth.WalkerGenerator",
@@ -245,11 +269,13 @@ def write_dataset(root, fmt="casia_b", subjects=10, conditions=None, views=None,
         "image_size": list(image_size),
         "stored_size": [64, 64] if fmt == "opengait" else list(image_size),
         "background": background,
+        "realism": realism.to_dict(),
         "n_frames": n_frames,
         "subjects": [f"{s:03d}" for s in subjects],
         "conditions": conditions,
         "views": views,
         "sequences": len(results),
+        "skipped": skipped,
         "frames": int(sum(frames)),
         "joint_names": list(JOINT_NAMES),
     }

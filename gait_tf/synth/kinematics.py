@@ -55,33 +55,50 @@ class GaitParams:
     elbow_fix_l: float = -1.0
 
 
-def sample_gait(rng: np.random.Generator, body: BodyShape) -> GaitParams:
-    """Subject-specific dynamics (ranges in docs/synth.md)."""
-    stride = float(np.clip(rng.normal(0.80, 0.05), 0.68, 0.94))
+def _uniform(rng, low, high, variety):
+    """U(low, high), its half-width scaled by ``variety`` about the centre (exactly
+    ``rng.uniform(low, high)`` at variety 1)."""
+    if variety == 1.0:
+        return rng.uniform(low, high)
+    c, h = 0.5 * (low + high), 0.5 * (high - low) * variety
+    return rng.uniform(c - h, c + h)
+
+
+def sample_gait(rng: np.random.Generator, body: BodyShape, variety: float = 1.0) -> GaitParams:
+    """Subject-specific dynamics (ranges in docs/synth.md). ``variety`` scales every
+    spread (1.0: CASIA-B-like, the original draws); amplitudes stay non-negative."""
+    v = float(variety)
+    u = lambda lo, hi: _uniform(rng, lo, hi, v)  # noqa: E731
+    if v == 1.0:
+        stride = float(np.clip(rng.normal(0.80, 0.05), 0.68, 0.94))
+    else:
+        stride = float(np.clip(rng.normal(0.80, 0.05 * v), 0.80 - 0.12 * v, 0.80 + 0.14 * v))
     leg = body.thigh + body.shank
     # hip amplitude consistent with the stride (step ~ 2 leg sin(amp)), +-10 % subject factor
     hip_amp = np.degrees(np.arcsin(np.clip(stride * body.height / (4.0 * leg), 0.1, 0.8)))
+    cadence = np.clip(rng.normal(110, 7), 92, 128) if v == 1.0 else \
+        np.clip(rng.normal(110, 7 * v), 110 - 18 * v, 110 + 18 * v)
     return GaitParams(
-        cadence=float(np.clip(rng.normal(110, 7), 92, 128)),
+        cadence=float(cadence),
         stride=stride,
-        hip_amp=float(hip_amp * rng.uniform(0.9, 1.1)),
-        hip_offset=float(rng.uniform(4, 12)),
-        knee_swing=float(rng.uniform(50, 68)),
-        knee_stance=float(rng.uniform(6, 22)),
-        arm_swing=float(rng.uniform(8, 32)),
-        arm_abduction=float(rng.uniform(4, 14)),
-        elbow_base=float(rng.uniform(8, 28)),
-        elbow_amp=float(rng.uniform(4, 22)),
-        torso_lean=float(rng.uniform(-1, 9)),
-        head_pitch=float(rng.uniform(-6, 12)),
-        bounce=float(rng.uniform(0.6, 1.3)),
-        sway=float(rng.uniform(0.01, 0.035)),
-        pelvis_yaw=float(rng.uniform(2, 9)),
-        step_width=float(rng.uniform(0.03, 0.09)),
-        asym_amp=float(rng.normal(0, 0.06)),
-        asym_phase=float(rng.normal(0, 0.08)),
-        arm_asym=float(rng.normal(0, 0.2)),
-        toe_out=float(rng.uniform(0, 14)),
+        hip_amp=float(hip_amp * u(0.9, 1.1)),
+        hip_offset=float(u(4, 12)),
+        knee_swing=float(u(50, 68)),
+        knee_stance=float(max(0.0, u(6, 22))),
+        arm_swing=float(max(0.0, u(8, 32))),
+        arm_abduction=float(max(0.0, u(4, 14))),
+        elbow_base=float(max(0.0, u(8, 28))),
+        elbow_amp=float(max(0.0, u(4, 22))),
+        torso_lean=float(u(-1, 9)),
+        head_pitch=float(u(-6, 12)),
+        bounce=float(max(0.2, u(0.6, 1.3))),
+        sway=float(max(0.0, u(0.01, 0.035))),
+        pelvis_yaw=float(max(0.0, u(2, 9))),
+        step_width=float(max(0.0, u(0.03, 0.09))),
+        asym_amp=float(rng.normal(0, 0.06 * v)),
+        asym_phase=float(rng.normal(0, 0.08 * v)),
+        arm_asym=float(rng.normal(0, 0.2 * v)),
+        toe_out=float(u(0, 14)),
     )
 
 
@@ -111,8 +128,10 @@ def condition_gait(gait: GaitParams, condition: str, bag: BagParams | None, coat
     kind = condition.split("-")[0]
     if kind == "bg" and bag is not None:
         side = "l" if bag.side > 0 else "r"
-        if bag.kind == "handbag":
+        if bag.kind in ("handbag", "shopping_bag"):
             gait = replace(gait, **{f"arm_swing_{side}": 0.25, f"elbow_fix_{side}": 8.0})
+        elif bag.kind == "tote":  # the hand holds the strap in front of the shoulder
+            gait = replace(gait, **{f"arm_swing_{side}": 0.1, f"elbow_fix_{side}": 125.0})
         elif bag.kind == "shoulder_bag":
             gait = replace(gait, **{f"arm_swing_{side}": 0.5})
         else:

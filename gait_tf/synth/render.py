@@ -55,8 +55,43 @@ class Camera:
         """World points ``[..., 3]`` -> (pixels ``[..., 2]``, depth ``[...]`` in metres)."""
         pc = self.to_camera(points)
         z = np.maximum(pc[..., 2], 1e-3)
-        uv = np.stack([self.cx + self.f * pc[..., 0] / z, self.cy + self.f * pc[..., 1] / z], -1)
+        f = self.focal(z)
+        uv = np.stack([self.cx + f * pc[..., 0] / z, self.cy + f * pc[..., 1] / z], -1)
         return uv, z
+
+    def focal(self, like):
+        """The focal length (px), broadcastable against ``like`` (``[T, ...]``)."""
+        return self.f
+
+    def rotate(self, rot):
+        """Rotations ``[T, 3, 3]`` (world) expressed in camera axes."""
+        return np.einsum("ij,tjk->tik", self.axes, rot)
+
+
+@dataclass
+class MovingCamera(Camera):
+    """A camera whose pose and focal length change every frame (hand-held, zooming).
+
+    ``position [T, 3]``, ``axes [T, 3, 3]`` (rows: image right, image down, viewing
+    direction), ``f [T]`` px; every projected array must have the frames first.
+    """
+
+    @staticmethod
+    def _frames(a, like):
+        a = np.asarray(a)
+        return a.reshape(a.shape[:1] + (1,) * (np.ndim(like) - 1) + a.shape[1:])
+
+    def to_camera(self, points):
+        points = np.asarray(points)
+        rel = points - self._frames(self.position, points[..., 0])
+        axes = self._frames(self.axes, points[..., 0])
+        return np.einsum("...ij,...j->...i", axes, rel)
+
+    def focal(self, like):
+        return self._frames(self.f, like)
+
+    def rotate(self, rot):
+        return np.einsum("tij,tjk->tik", self.axes, rot)
 
 
 def make_camera(view_deg: float, image_size, distance: float = 7.0, height: float = 0.95,
@@ -106,8 +141,10 @@ def _rot_apply(rot, v):
 
 
 def build_primitives(body: BodyShape, pose: Pose, bag: BagParams | None = None,
-                     coat: CoatParams | None = None) -> list:
-    """The body volumes (walk frame) for a pose; ``bag`` / ``coat`` add the carried bag or coat."""
+                     coat: CoatParams | None = None, outfit=None) -> list:
+    """The body volumes (walk frame) for a pose; ``bag`` / ``coat`` add the carried bag or
+    coat; ``outfit`` (:class:`gait_tf.synth.wardrobe.Outfit`, realistic preset) the
+    everyday clothes and hair style (None: CASIA-B's plain clothes)."""
     jt = pose.joints
     ex = pose.extra
     P = lambda name: jt[:, J[name]]  # noqa: E731
@@ -116,13 +153,18 @@ def build_primitives(body: BodyShape, pose: Pose, bag: BagParams | None = None,
     pelvis = P("pelvis")
     loose = coat.looseness if coat else 1.0
     sleeve = coat.sleeve if coat else 1.0
+    legs, shank_col = 1.0, "trousers"
+    if outfit is not None:
+        loose, sleeve, legs = loose * outfit.upper_loose, sleeve * outfit.sleeve, outfit.leg_scale
+        shank_col = "skin" if outfit.lower in ("shorts", "skirt", "dress") else "trousers"
     torso_col = "coat" if coat else "top"
     prims = []
     for s, side in (("r", "right"), ("l", "left")):
         hip, knee, ankle = P(f"{side}_hip"), P(f"{side}_knee"), P(f"{side}_ankle")
         prims += [
-            Primitive(f"thigh_{s}", "spheres", [hip, knee], [b.r_thigh, b.r_knee], colour="trousers"),
-            Primitive(f"shank_{s}", "spheres", [knee, ankle], [b.r_knee * 0.95, b.r_ankle], colour="trousers"),
+            Primitive(f"thigh_{s}", "spheres", [hip, knee], [b.r_thigh * legs, b.r_knee * legs], colour="trousers"),
+            Primitive(f"shank_{s}", "spheres", [knee, ankle], [b.r_knee * 0.95 * legs, b.r_ankle * legs],
+                      colour=shank_col),
             Primitive(f"foot_{s}", "spheres", [ex[f"heel_{s}"], ex[f"toe_{s}"]], [b.r_foot, b.r_foot * 0.75],
                       colour="shoes"),
         ]
@@ -159,6 +201,8 @@ def build_primitives(body: BodyShape, pose: Pose, bag: BagParams | None = None,
         hair_c = ex["head_centre"] + _rot_apply(rh, [-0.12 * hx, 0, 0.18 * hz])
         prims.append(Primitive("hair", "ellipsoid", [hair_c], rot=rh, axes=(0.95 * hx, 1.02 * hy, 0.85 * hz),
                                colour="hair", depth_bias=-0.01))
+    if outfit is not None:
+        prims += _outfit_primitives(b, pose, outfit, loose)
     if coat is not None:
         hems = []
         for side in ("right", "left"):
@@ -173,6 +217,48 @@ def build_primitives(body: BodyShape, pose: Pose, bag: BagParams | None = None,
     if bag is not None:
         prims += _bag_primitives(b, pose, bag)
     return prims
+
+
+def _outfit_primitives(b: BodyShape, pose: Pose, outfit, loose: float) -> list:
+    """A skirt or dress (the hull of two hip spheres and two hem spheres that follow the
+    legs) and an extra hair style (ponytail, bun, big hair, hat)."""
+    jt, ex = pose.joints, pose.extra
+    P = lambda name: jt[:, J[name]]  # noqa: E731
+    rt, rh = pose.frames["torso"], pose.frames["head"]
+    out = []
+    if outfit.skirt_hem > 0:
+        hem = outfit.skirt_hem
+        hems = []
+        for side in ("right", "left"):
+            hip, knee, ankle = P(f"{side}_hip"), P(f"{side}_knee"), P(f"{side}_ankle")
+            hems.append(_lerp(hip, knee, hem) if hem <= 1 else _lerp(knee, ankle, min(hem - 1, 1.0)))
+        r_top = b.hips[1] * loose ** 0.5 * 0.6
+        r_hem = b.r_thigh * outfit.skirt_flare * 0.6
+        colour = "top" if outfit.lower == "dress" else "trousers"
+        out.append(Primitive("skirt", "spheres",
+                             [P("right_hip") + _rot_apply(rt, [0, 0, 0.1 * b.torso]),
+                              P("left_hip") + _rot_apply(rt, [0, 0, 0.1 * b.torso]), hems[0], hems[1]],
+                             [r_top, r_top, r_hem, r_hem], colour=colour, depth_bias=0.1))
+    hx, hy, hz = b.head_axes
+    k = outfit.hair_size
+    c = ex["head_centre"]
+    if outfit.hair == "ponytail":
+        out.append(Primitive("ponytail", "spheres", [c + _rot_apply(rh, [-1.0 * hx, 0, 0.2 * hz]),
+                                                     c + _rot_apply(rh, [-1.35 * hx, 0, -0.9 * hz * k])],
+                             [0.35 * hy, 0.2 * hy], colour="hair", depth_bias=-0.02))
+    elif outfit.hair == "bun":
+        out.append(Primitive("bun", "ellipsoid", [c + _rot_apply(rh, [-0.75 * hx, 0, 0.75 * hz])], rot=rh,
+                             axes=(0.4 * hx * k, 0.4 * hy * k, 0.35 * hz * k), colour="hair", depth_bias=-0.02))
+    elif outfit.hair == "volume":
+        out.append(Primitive("big_hair", "ellipsoid", [c + _rot_apply(rh, [-0.15 * hx, 0, 0.15 * hz])], rot=rh,
+                             axes=(1.2 * hx * k, 1.3 * hy * k, 1.0 * hz), colour="hair", depth_bias=-0.015))
+    elif outfit.hair == "hat":
+        top = c + _rot_apply(rh, [0, 0, 0.55 * hz])
+        out.append(Primitive("hat", "ellipsoid", [top], rot=rh, axes=(1.05 * hx, 1.1 * hy, 0.55 * hz * k),
+                             colour="bag", depth_bias=-0.03))
+        out.append(Primitive("hat_brim", "ellipsoid", [c + _rot_apply(rh, [0.1 * hx, 0, 0.25 * hz])], rot=rh,
+                             axes=(1.5 * hx * k, 1.45 * hy * k, 0.08 * hz), colour="bag", depth_bias=-0.03))
+    return out
 
 
 def _bag_primitives(b: BodyShape, pose: Pose, bag: BagParams) -> list:
@@ -200,7 +286,15 @@ def _bag_primitives(b: BodyShape, pose: Pose, bag: BagParams) -> list:
         return [Primitive("bag", "box", [centre], rot=rp, axes=(0.5 * w, 0.5 * d, 0.5 * h), colour="bag"),
                 Primitive("strap", "spheres", [strap_top, centre + np.array([0, 0, 0.5 * h])], [0.016, 0.016],
                           colour="bag", depth_bias=0.02)]
-    # handbag hanging from the hand
+    if bag.kind == "tote":  # on one shoulder, by the side of the torso, the hand on the strap
+        sh = jt[:, J[f"{side}_shoulder"]]
+        lateral = bag.side * (b.chest[1] + 0.5 * d + 0.01)
+        centre = pelvis + _rot_apply(rt, [-0.01, lateral, 0.25 * b.torso - 0.25 * h * (bag.hang - 1)])
+        centre = centre + np.stack([0.02 * swing, np.zeros_like(swing), np.zeros_like(swing)], -1)
+        return [Primitive("bag", "box", [centre], rot=rt, axes=(0.5 * d, 0.5 * w * 0.5, 0.5 * h), colour="bag"),
+                Primitive("strap", "spheres", [sh, centre + _rot_apply(rt, [0, 0, 0.5 * h])], [0.014, 0.014],
+                          colour="bag", depth_bias=0.02)]
+    # handbag (or shopping bag) hanging from the hand
     hand = ex[f"hand_{'l' if side == 'left' else 'r'}"]
     centre = hand - np.array([0.0, 0.0, 0.05 + 0.5 * h * bag.hang])
     rot = np.broadcast_to(np.eye(3), (len(pelvis), 3, 3))
@@ -212,11 +306,13 @@ def _bag_primitives(b: BodyShape, pose: Pose, bag: BagParams) -> list:
 #: which primitives a joint belongs to (visible when one of them is frontmost at its pixel)
 _JOINT_PARTS = {
     "right_ankle": ("shank_r", "foot_r"), "right_knee": ("thigh_r", "shank_r"),
-    "right_hip": ("thigh_r", "hips", "belly", "coat"), "left_hip": ("thigh_l", "hips", "belly", "coat"),
+    "right_hip": ("thigh_r", "hips", "belly", "coat", "skirt"),
+    "left_hip": ("thigh_l", "hips", "belly", "coat", "skirt"),
     "left_knee": ("thigh_l", "shank_l"), "left_ankle": ("shank_l", "foot_l"),
-    "pelvis": ("hips", "belly", "thigh_r", "thigh_l", "coat"),
+    "pelvis": ("hips", "belly", "thigh_r", "thigh_l", "coat", "skirt"),
     "thorax": ("chest", "shoulders", "neck", "belly", "strap_right", "strap_left", "strap"),
-    "upper_neck": ("neck", "head", "chest", "hair", "shoulders"), "head_top": ("head", "hair"),
+    "upper_neck": ("neck", "head", "chest", "hair", "shoulders", "ponytail", "big_hair"),
+    "head_top": ("head", "hair", "bun", "big_hair", "hat", "ponytail"),
     "right_wrist": ("forearm_r", "hand_r", "handle"), "right_elbow": ("upper_arm_r", "forearm_r"),
     "right_shoulder": ("upper_arm_r", "chest", "shoulders", "strap_right", "strap"),
     "left_shoulder": ("upper_arm_l", "chest", "shoulders", "strap_left", "strap"),
@@ -229,7 +325,7 @@ def _project_primitive(prim: Primitive, cam: Camera, to_world):
     if prim.kind == "spheres":
         cs = np.stack([to_world(c) for c in prim.centres], 1)              # [T, n, 3]
         uv, z = cam.project(cs)                                            # [T, n, 2], [T, n]
-        r = cam.f * np.asarray(prim.radii)[None, :] / z                    # [T, n]
+        r = cam.focal(z) * np.asarray(prim.radii)[None, :] / z             # [T, n]
         pts = uv[:, :, None, :] + r[:, :, None, None] * _UNIT[None, None]  # [T, n, K, 2]
         return pts.reshape(len(pts), -1, 2), z.mean(1)
     centre = to_world(prim.centres[0])
@@ -237,10 +333,10 @@ def _project_primitive(prim: Primitive, cam: Camera, to_world):
     a = np.asarray(prim.axes, dtype=np.float64)
     uv, z = cam.project(centre)
     if prim.kind == "ellipsoid":
-        m = np.einsum("ij,tjk->tik", cam.axes, rot) * a[None, None, :]     # camera-frame axes, scaled
+        m = cam.rotate(rot) * a[None, None, :]                             # camera-frame axes, scaled
         cov = np.einsum("tik,tjk->tij", m, m)[:, :2, :2]                   # projected shape matrix
         chol = np.linalg.cholesky(cov + 1e-12 * np.eye(2))
-        s = cam.f / z
+        s = cam.focal(z) / z
         pts = uv[:, None, :] + s[:, None, None] * np.einsum("tij,kj->tki", chol, _UNIT)
         return pts, z
     # box: the hull of its 8 projected corners
@@ -253,20 +349,38 @@ def _project_primitive(prim: Primitive, cam: Camera, to_world):
 @dataclass
 class RenderResult:
     labels: np.ndarray       # uint8 [T, H, W], 0 = background, i + 1 = primitive i
-    joints: np.ndarray       # float32 [T, 16, 3] (x, y, visible)
+    joints: np.ndarray       # float32 [T, 16, 3] (x, y, visible) of the first person
     depth: np.ndarray        # float32 [T, P] camera depth of each primitive (m)
     names: list              # primitive names, index i <-> label i + 1
+    owner: np.ndarray = None  # int [P + 1]: person index of each label (-1 = background)
+    all_joints: list = None  # float32 [T, 16, 3] per person
 
 
 def rasterize(prims: list, pose: Pose, cam: Camera, image_size, to_world) -> RenderResult:
     """Draw the primitives of every frame into label images; project and test joints."""
+    return rasterize_scene([(prims, pose.joints, to_world)], cam, image_size)
+
+
+def rasterize_scene(people: list, cam: Camera, image_size) -> RenderResult:
+    """Draw several people into one label image per frame (painter's order over all of
+    their primitives, so people hide each other) and project and test their joints.
+
+    people: ``[(primitives, joints [T, 16, 3] (walk frame, metres), to_world)]``; the
+    first is the target (``RenderResult.joints``). At most 254 primitives in all.
+    """
     h, w = image_size
-    n = len(pose.joints)
+    prims = [p for person in people for p in person[0]]
+    if len(prims) > 254:
+        raise ValueError(f"rasterize_scene: {len(prims)} primitives, at most 254 fit a uint8 label image")
+    owner = np.concatenate([[-1]] + [[k] * len(person[0]) for k, person in enumerate(people)]).astype(np.int64)
+    n = len(people[0][1])
     polys, depths = [], []
-    for p in prims:
-        pts, z = _project_primitive(p, cam, to_world)
-        polys.append(np.round(np.clip(pts, -4 * (w + h), 4 * (w + h)) * _SCALE).astype(np.int32))
-        depths.append(z - p.depth_bias)
+    for person in people:
+        to_world = person[2]
+        for p in person[0]:
+            pts, z = _project_primitive(p, cam, to_world)
+            polys.append(np.round(np.clip(pts, -4 * (w + h), 4 * (w + h)) * _SCALE).astype(np.int32))
+            depths.append(z - p.depth_bias)
     depth = np.stack(depths, 1)                                            # [T, P]
     order = np.argsort(-depth, axis=1)                                     # far to near
     labels = np.zeros((n, h, w), np.uint8)
@@ -278,22 +392,24 @@ def rasterize(prims: list, pose: Pose, cam: Camera, image_size, to_world) -> Ren
             hull = cv2.convexHull(polys[i][t])
             cv2.fillConvexPoly(img, hull, int(i) + 1, cv2.LINE_8, _SHIFT)
 
-    uv, _ = cam.project(to_world(pose.joints))                             # [T, 16, 2]
     names = [p.name for p in prims]
-    xi = np.round(uv[..., 0]).astype(np.int64)
-    yi = np.round(uv[..., 1]).astype(np.int64)
-    _, jz = cam.project(to_world(pose.joints))
-    inside = (xi >= 0) & (xi < w) & (yi >= 0) & (yi < h) & (jz >= _NEAR)
-    lab = labels[np.arange(n)[:, None], np.clip(yi, 0, h - 1), np.clip(xi, 0, w - 1)]  # [T, 16]
-    own = np.zeros((16, len(prims) + 1), bool)
-    own[:, 0] = True                                                        # on no part: nothing hides it
-    for j, parts in _JOINT_PARTS.items():
-        for k, name in enumerate(names):
-            if name in parts:
-                own[J[j], k + 1] = True
-    visible = inside & own[np.arange(16)[None, :], lab]
-    joints = np.concatenate([uv, visible[..., None]], -1).astype(np.float32)
-    return RenderResult(labels=labels, joints=joints, depth=depth.astype(np.float32), names=names)
+    all_joints = []
+    for k, (_, jts, to_world) in enumerate(people):
+        uv, jz = cam.project(to_world(jts))                                # [T, 16, 2]
+        xi = np.round(uv[..., 0]).astype(np.int64)
+        yi = np.round(uv[..., 1]).astype(np.int64)
+        inside = (xi >= 0) & (xi < w) & (yi >= 0) & (yi < h) & (jz >= _NEAR)
+        lab = labels[np.arange(n)[:, None], np.clip(yi, 0, h - 1), np.clip(xi, 0, w - 1)]  # [T, 16]
+        own = np.zeros((16, len(prims) + 1), bool)
+        own[:, 0] = True                                                    # on no part: nothing hides it
+        for j, parts in _JOINT_PARTS.items():
+            for i, name in enumerate(names):
+                if name in parts and owner[i + 1] == k:
+                    own[J[j], i + 1] = True
+        visible = inside & own[np.arange(16)[None, :], lab]
+        all_joints.append(np.concatenate([uv, visible[..., None]], -1).astype(np.float32))
+    return RenderResult(labels=labels, joints=all_joints[0], depth=depth.astype(np.float32), names=names,
+                        owner=owner, all_joints=all_joints)
 
 
 # ----------------------------------------------------------------------------- colour
@@ -338,10 +454,12 @@ BACKGROUNDS = ("static", "moving", "flicker", "moving+flicker")
 
 
 def compose_rgb(labels: np.ndarray, depth: np.ndarray, prim_colours: np.ndarray, background: np.ndarray,
-                margin: int, mode: str, rng: np.random.Generator) -> np.ndarray:
+                margin: int, mode: str, rng: np.random.Generator, pan=None) -> np.ndarray:
     """RGB frames ``uint8 [T, H, W, 3]``: primitive colours (shaded by depth, textured)
     over the background, which pans (``moving``) and/or flickers (``flicker``: global
-    illumination gain + sensor noise on the whole frame)."""
+    illumination gain + sensor noise on the whole frame). ``pan`` (``[T, 2]`` px
+    ``(dx, dy)``, clipped to ``margin``) pans the background by a camera's own motion
+    instead of ``moving``'s."""
     n, h, w = labels.shape
     moving = "moving" in mode
     flicker = "flicker" in mode
@@ -354,7 +472,10 @@ def compose_rgb(labels: np.ndarray, depth: np.ndarray, prim_colours: np.ndarray,
     noise = rng.normal(0, 4.0, (3, h + pad, w + pad, 1)).astype(np.float32) if flicker else None
     offsets = rng.integers(0, pad + 1, (n, 2)) if flicker else None
     for t in range(n):
-        if moving:
+        if pan is not None:
+            dx = int(np.clip(round(float(pan[t][0])), -margin, margin))
+            dy = int(np.clip(round(float(pan[t][1])), -margin, margin))
+        elif moving:
             dx = int(round(margin * (0.6 * np.sin(0.21 * t + ph[0]) + 0.4 * np.sin(0.67 * t + ph[1]))))
             dy = int(round(0.5 * margin * np.sin(0.33 * t + ph[2])))
         else:

@@ -30,7 +30,8 @@ from gait_tf.utils import atomic_write
 
 #: ``data.synthetic`` keys understood by :class:`RGBWalkers`
 SYNTH_DEFAULTS = {"subjects": "1-8", "conditions": "nm-01,nm-02,bg-01,cl-01", "views": "090", "seed": 0,
-                  "image_size": [120, 160], "n_frames": 30, "background": "moving", "root": None}
+                  "image_size": [120, 160], "n_frames": 30, "background": "moving", "root": None,
+                  "realism": None}
 
 
 def crop_person(rgb, mask, out_hw):
@@ -68,11 +69,14 @@ class RGBWalkers:
     """Synthetic RGB walkers (``gait_tf.synth``) as person-centred crops, kept in memory.
 
     ``sequences[(subject, condition, view)] = (rgb uint8 [T, h, w, 3], mask uint8 [T, h, w])``.
-    Rendering is cached in ``cache_dir`` (an ``.npz`` per option set) when given.
+    Rendering is cached in ``cache_dir`` (an ``.npz`` per option set) when given. ``realism``:
+    a :mod:`gait_tf.synth.realism` preset or options (None: ``casia_b``); the crops follow
+    the walker's visible mask (other walkers stay in the RGB).
     """
 
     def __init__(self, subjects="1-8", conditions="nm-01,nm-02,bg-01,cl-01", views="090", seed=0,
-                 image_size=(120, 160), n_frames=30, background="moving", out_hw=(64, 32), cache_dir=None):
+                 image_size=(120, 160), n_frames=30, background="moving", out_hw=(64, 32), cache_dir=None,
+                 realism=None):
         from gait_tf.synth.dataset import parse_conditions, parse_image_size, parse_subjects, parse_views
 
         self.out_hw = tuple(int(v) for v in out_hw)
@@ -82,6 +86,10 @@ class RGBWalkers:
         opts = {"subjects": [int(s) for s in subj], "conditions": list(conds), "views": [str(v) for v in views],
                 "seed": int(seed), "image_size": list(parse_image_size(image_size)), "n_frames": n_frames,
                 "background": background, "out_hw": list(self.out_hw)}
+        if realism is not None:  # (absent for casia_b data: existing caches keep their keys)
+            from gait_tf.synth.realism import get_realism
+
+            opts["realism"] = get_realism(realism).to_dict()
         self.options = opts
         key = hashlib.sha1(json.dumps(opts, sort_keys=True).encode()).hexdigest()[:10]
         path = Path(cache_dir) / f"rgb-walkers-{key}.npz" if cache_dir else None
@@ -94,7 +102,8 @@ class RGBWalkers:
         else:
             from gait_tf.synth import WalkerGenerator
 
-            gen = WalkerGenerator(seed=int(seed), image_size=opts["image_size"], background=background)
+            gen = WalkerGenerator(seed=int(seed), image_size=opts["image_size"], background=background,
+                                  realism=realism)
             for s in opts["subjects"]:
                 for c in conds:
                     for v in views:

@@ -111,7 +111,8 @@ def generate_synthetic(opts, workdir):
 
     Keys are passed to ``gait_tf.synth.dataset.write_dataset(fmt="opengait")`` (``subjects``,
     ``conditions``, ``views``, ``seed``, ``image_size``, ``n_frames``, ``workers``,
-    ``background``) except ``root``, the cache directory (default ``<workdir>/synthetic``).
+    ``background``, ``realism``: ``casia_b`` / ``realistic`` or a mapping of options, see
+    :mod:`gait_tf.synth.realism`) except ``root``, the cache directory (default ``<workdir>/synthetic``).
     The set is content-addressed by these keys, so runs with the same keys share it.
     """
     from gait_tf.synth.dataset import write_dataset
