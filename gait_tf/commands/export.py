@@ -35,7 +35,9 @@ def register(subparsers):
         help="export a model as a versioned TF Serving SavedModel (+ warm-up, models.config, batching.config)",
         description=__doc__,
     )
-    p.add_argument("model", metavar="MODEL", help="registered model name (gait_tf.models.list_models())")
+    p.add_argument("model", metavar="MODEL", nargs="?", default="default",
+                   help="registered model name (gait_tf.models.list_models()), or 'default' (the default when "
+                        "left out): the shipped default model (gait_tf.pretrained)")
     p.add_argument("--weights", default=None, help="a .keras model file or a .weights.h5 weights file")
     p.add_argument("--random-init", action="store_true", help="export untrained weights (testing only)")
     p.add_argument("--preset", default=None, help="model preset when building from the registry (with .weights.h5)")
@@ -65,10 +67,22 @@ def run(args):
     from gait_tf.utils.atomic import atomic_write
 
     version_policy_text(args.version_policy)  # validate before the (slow) model load
-    model = load_model_for_export(args.model, args.weights, preset=args.preset, random_init=args.random_init,
-                                  mixed_precision=args.mixed_precision, overrides=_parse_overrides(args.overrides))
+    from gait_tf import pretrained
+
+    if pretrained.is_default(args.model):
+        from gait_tf.errors import ConfigError
+
+        if args.weights or args.random_init or args.preset or args.overrides:
+            raise ConfigError(f"model {args.model!r} is the shipped default model: --weights, --random-init, "
+                              "--preset and --set are for registry models")
+        model, spec_name = pretrained.load(args.model), pretrained.card(args.model)["family"]
+    else:
+        model = load_model_for_export(args.model, args.weights, preset=args.preset, random_init=args.random_init,
+                                      mixed_precision=args.mixed_precision,
+                                      overrides=_parse_overrides(args.overrides))
+        spec_name = args.model
     result = export_model(
-        model, args.out, model_name=args.model, version=args.version, device=args.device,
+        model, args.out, model_name=spec_name, version=args.version, device=args.device,
         mixed_precision=args.mixed_precision, xla=args.xla, warmup=not args.no_warmup,
         write_configs=not args.no_config, serving_root=args.serving_root,
         version_policy=args.version_policy, overwrite=args.overwrite)

@@ -49,8 +49,10 @@ def register(subparsers):
     v = sub.add_parser("enroll-video", help="enroll one person track of a video (see `gait-tf silhouettes "
                        "--all-tracks` for the track ids)")
     v.add_argument("video", metavar="VIDEO", help="video file, GIF, image folder or .npy clip")
-    v.add_argument("--gallery", required=True, metavar="G.gallery", help="gallery to enroll into (must exist)")
-    v.add_argument("--model", required=True, metavar="M.keras", help="silhouette model that made the gallery")
+    v.add_argument("--gallery", required=True, metavar="G.gallery",
+                   help="gallery to enroll into (created for the model if it does not exist)")
+    v.add_argument("--model", default="default", metavar="M.keras",
+                   help="silhouette model that made the gallery (default: the shipped default model)")
     v.add_argument("--subject", required=True, help="identity of the person")
     v.add_argument("--track", required=True, type=positive_int, metavar="ID", help="person track id in the video")
     v.add_argument("--detector", choices=("hog+blazepose", "hog", "blazepose"), default="hog+blazepose")
@@ -113,6 +115,7 @@ def _create(args):
         raise ConfigError("--model-name is required: " + ("the embeddings file names no model" if data is not None
                                                          else "name the model that will make the embeddings"))
     gallery = Gallery(model_name, shape, metric=args.metric, storage_dtype="float16" if args.float16 else "float32")
+    _shipped_threshold(gallery)
     if data is not None and len(data["embeddings"]):
         gallery.enroll_many(data["embeddings"], _subjects(data, args.embeddings), model_name=model)
     gallery.save(args.gallery)
@@ -142,6 +145,30 @@ def _enroll(args):
     print(f"enrolled {n} embedding(s); {gallery}")
 
 
+def _shipped_threshold(gallery):
+    """A gallery of the shipped default model starts with its calibrated open-set threshold."""
+    from gait_tf import pretrained
+
+    thr = pretrained.threshold_for(gallery.model_name)
+    if thr is not None and gallery.threshold is None:
+        gallery.threshold = thr
+        print(f"open-set threshold {thr:.4g}: the shipped default model's (calibrated on realistic impostor pairs; "
+              "'gait-tf gallery calibrate' sets your own)", file=sys.stderr)
+
+
+def new_gallery(model, name):
+    """An empty gallery for ``model``'s embeddings (shape from a dummy sequence)."""
+    import numpy as np
+
+    from gait_tf.evaluation.embed import model_embed_fn
+    from gait_tf.gallery import Gallery
+
+    shape = model_embed_fn(model)(np.zeros((2, 64, 64), np.uint8)).shape
+    gallery = Gallery(name, shape)
+    _shipped_threshold(gallery)
+    return gallery
+
+
 def _enroll_video(args):
     from gait_tf.commands.silhouettes import run_people
     from gait_tf.errors import VideoError
@@ -149,10 +176,17 @@ def _enroll_video(args):
     from gait_tf.gallery import Gallery
     from gait_tf.video.pipeline import MIN_FRAMES, check_gallery_model, model_name_of
 
-    gallery = Gallery.load(args.gallery)
+    from pathlib import Path
+
+    from gait_tf.evaluation.embed import model_identity
+
     model = load_model(args.model)
     name = model_name_of(model)
-    check_gallery_model(gallery, name, f"gallery {args.gallery}")
+    if Path(args.gallery).exists():
+        gallery = Gallery.load(args.gallery)
+        check_gallery_model(gallery, name, f"gallery {args.gallery}")
+    else:
+        gallery = new_gallery(model, model_identity(model))
     person = run_people(args).by_id(args.track)
     seq, frames = person.pretreated()
     if len(seq) < MIN_FRAMES:

@@ -39,7 +39,8 @@ def add_probe_arguments(p, required=True):
     src.add_argument("--embeddings", metavar="FILE.npz", help="embeddings file (array 'embeddings')")
     src.add_argument("--sequence", metavar="PATH", nargs="+",
                      help="silhouette sequence(s): folder of frames, .gif, or pretreated .pkl (needs --model)")
-    p.add_argument("--model", metavar="M.keras", help="model used to embed --sequence")
+    p.add_argument("--model", metavar="M.keras",
+                   help="model used to embed --sequence (default: the shipped default model)")
 
 
 def load_probes(args, embedding_shape=None):
@@ -65,9 +66,7 @@ def load_probes(args, embedding_shape=None):
             np.array([f"{Path(args.embeddings).name}[{i}]" for i in range(len(emb))])
         model_name = str(data["model"]) if "model" in data else None
         return emb, names, model_name
-    if not args.model:
-        raise ConfigError("--sequence needs --model M.keras to embed it")
-    model = load_model(args.model)
+    model = load_model(args.model or "default")
     fn = model_embed_fn(model)
     emb = np.stack([fn(read_probe_sequence(path)) for path in args.sequence])
     return emb, np.array([str(p) for p in args.sequence]), model_identity(model)

@@ -21,7 +21,8 @@ def register(subparsers):
                               description=__doc__.split("\n\n")[1].replace("``", ""))
     add_video_arguments(p)
     p.add_argument("--gallery", required=True, metavar="G", help="gallery file (.npz, from Gallery.save)")
-    p.add_argument("--model", required=True, metavar="M", help="silhouette model (.keras) that made the gallery")
+    p.add_argument("--model", default="default", metavar="M",
+                   help="silhouette model (.keras) that made the gallery (default: the shipped default model)")
     p.add_argument("--model-name", metavar="NAME",
                    help="model name to check against the gallery (default: the Keras model's name)")
     p.add_argument("--top-k", type=positive_int, default=5, help="ranked identities to print (default 5)")

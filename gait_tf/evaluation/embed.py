@@ -20,13 +20,17 @@ from gait_tf.utils.atomic import atomic_write
 
 
 def load_model(path):
-    """Load a ``.keras`` model, registering gait_tf's custom layers first.
+    """Load a ``.keras`` model, registering gait_tf's custom layers first. ``"default"`` (or
+    None) is the shipped default model (:mod:`gait_tf.pretrained`).
 
     Raises :class:`ModelError` naming ``path`` if it is missing, empty, truncated, not a
     ``.keras`` archive or otherwise unreadable (:func:`gait_tf.utils.keras_files.load_keras_model`).
     """
+    from gait_tf import pretrained
     from gait_tf.utils.keras_files import load_keras_model
 
+    if pretrained.is_default(path):  # "default" (or a shipped model's name): the package's own weights
+        path = pretrained.path(pretrained.DEFAULT if path is None else path)
     return load_keras_model(path, "model file", ModelError)
 
 

@@ -55,6 +55,19 @@ def threshold(name=DEFAULT) -> float:
     return float(card(name)["threshold"])
 
 
+def threshold_for(model_name):
+    """The shipped threshold of the shipped model whose identity is ``model_name`` (the
+    ``model_name`` of its card), or None."""
+    for name in available():
+        try:
+            meta = card(name)
+        except ModelError:
+            continue
+        if meta.get("model_name") == model_name:
+            return float(meta["threshold"])
+    return None
+
+
 _CACHE: dict = {}
 
 
