@@ -26,7 +26,7 @@ import dataclasses
 import numpy as np
 
 from gait_tf.errors import ModelError
-from gait_tf.pose.checks import check_image_size
+from gait_tf.pose.checks import validate_images
 from gait_tf.pose.keypoints import MPII_NAMES, blazepose_to_coco, blazepose_to_mpii
 
 HEATMAP_SIZE = 289
@@ -58,19 +58,8 @@ def check_images(x, what="images") -> np.ndarray:
     Raises :class:`ModelError` for other shapes, NaN / infinite values, values outside
     0..255, or images smaller than :data:`~gait_tf.pose.checks.MIN_IMAGE_SIZE` pixels.
     """
-    arr = np.asarray(x)
-    if arr.ndim == 3:
-        arr = arr[None]
-    if arr.ndim != 4 or arr.shape[-1] != 3:
-        raise ModelError(f"{what} must be [B, H, W, 3] RGB, got shape {list(arr.shape)}")
-    if arr.shape[0] == 0:
-        raise ModelError(f"{what}: empty batch")
-    check_image_size(arr.shape[1:3], what)
+    arr = validate_images(x, who=what)
     if arr.dtype != np.uint8:
-        if not np.issubdtype(arr.dtype, np.number) or arr.dtype == bool:
-            raise ModelError(f"{what} must be uint8 0..255 or float 0..255, got dtype {arr.dtype}")
-        if not np.isfinite(arr).all():
-            raise ModelError(f"{what} contain NaN or infinite values")
         if arr.min() < 0 or arr.max() > 255:
             raise ModelError(f"{what} values must lie in 0..255, got [{arr.min():.3g}, {arr.max():.3g}]")
         arr = np.round(arr).astype(np.uint8)

@@ -19,4 +19,29 @@ def check_image_size(hw, source=None) -> None:
                          f"{MIN_IMAGE_SIZE}x{MIN_IMAGE_SIZE}")
 
 
-__all__ = ["MIN_IMAGE_SIZE", "check_image_size"]
+def validate_images(images, who="HumanPoseIRNetwork"):
+    """``[B, H, W, 3]`` (or ``[H, W, 3]``) numeric images -> ``numpy [B, H, W, 3]``;
+    :class:`ModelError` (prefixed ``who``) for another shape, an empty batch, a non-numeric
+    dtype, images too small to hold a person, or NaN / infinite pixels (naming the images
+    of the batch)."""
+    import numpy as np
+
+    x = np.asarray(images)
+    if x.ndim == 3:
+        x = x[None]
+    if x.ndim != 4 or x.shape[-1] != 3:
+        raise ModelError(f"{who}: images must be [B, H, W, 3] RGB, got shape {list(x.shape)}")
+    if x.shape[0] == 0:
+        raise ModelError(f"{who}: empty image batch")
+    if x.dtype.kind not in "uif":
+        raise ModelError(f"{who}: images must be numeric (uint8 or float), got dtype {x.dtype}")
+    check_image_size(x.shape[1:3], who if who != "HumanPoseIRNetwork" else None)
+    if x.dtype.kind == "f":
+        finite = np.isfinite(x).reshape(len(x), -1).all(axis=1)
+        if not finite.all():
+            bad = np.flatnonzero(~finite)
+            raise ModelError(f"{who}: image(s) {bad[:10].tolist()} of the batch contain NaN or infinite values")
+    return x
+
+
+__all__ = ["MIN_IMAGE_SIZE", "check_image_size", "validate_images"]

@@ -22,7 +22,7 @@ from keras import layers
 
 from gait_tf.errors import ModelError
 from gait_tf.pose.backbones import BACKBONES, inception_resnet_v2_17x17, mobilenet_v2_17x17
-from gait_tf.pose.checks import MIN_IMAGE_SIZE, check_image_size  # noqa: F401 - re-exported
+from gait_tf.pose.checks import MIN_IMAGE_SIZE, check_image_size, validate_images  # noqa: F401 - re-exported
 from gait_tf.pose.layers import GaussianSmoothing, PatchUpsampling
 
 try:  # the synthetic-walker helper defines the canonical list; re-export it
@@ -78,29 +78,6 @@ def build_pose_model(backbone="inception_resnet_v2", num_block35=10, num_block17
     heatmaps = GaussianSmoothing(15, 0.7, 1.0, name="HeatmapSmoothing")(probs)
     return keras.Model(inputs, {"features": features, "logits": logits, "heatmaps": heatmaps},
                        name=f"humanpose_{backbone}")
-
-
-def validate_images(images) -> np.ndarray:
-    """``[B, H, W, 3]`` (or ``[H, W, 3]``) numeric images -> ``[B, H, W, 3]``; :class:`ModelError`
-    for another shape, an empty batch, a non-numeric dtype, images too small to hold a
-    person, or NaN / infinite pixels (naming the images of the batch)."""
-    x = np.asarray(images)
-    if x.ndim == 3:
-        x = x[None]
-    if x.ndim != 4 or x.shape[-1] != 3:
-        raise ModelError(f"HumanPoseIRNetwork: images must be [B, H, W, 3] RGB, got shape {list(x.shape)}")
-    if x.shape[0] == 0:
-        raise ModelError("HumanPoseIRNetwork: empty image batch")
-    if x.dtype.kind not in "uif":
-        raise ModelError(f"HumanPoseIRNetwork: images must be numeric (uint8 or float), got dtype {x.dtype}")
-    check_image_size(x.shape[1:3])
-    if x.dtype.kind == "f":
-        finite = np.isfinite(x).reshape(len(x), -1).all(axis=1)
-        if not finite.all():
-            bad = np.flatnonzero(~finite)
-            raise ModelError(f"HumanPoseIRNetwork: image(s) {bad[:10].tolist()} of the batch contain NaN or "
-                             "infinite values")
-    return x
 
 
 def preprocess(images, input_scale=255.0):
