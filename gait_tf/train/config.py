@@ -89,7 +89,7 @@ POSITIVE_INTS = {"data.p", "data.k", "data.frames", "train.iterations", "train.c
 NON_NEGATIVE_INTS = {"seed", "schedule.warmup_steps"}
 POSITIVE_FLOATS = {"optimizer.lr", "schedule.gamma", "optimizer.epsilon"}
 NON_NEGATIVE_FLOATS = {"optimizer.weight_decay", "optimizer.momentum", "schedule.min_lr"}
-BOOLS = {"data.augment", "data.cache", "optimizer.nesterov", "train.deterministic", "train.progress",
+BOOLS = {"data.cache", "optimizer.nesterov", "train.deterministic", "train.progress",
          "train.export"}
 
 
@@ -174,6 +174,18 @@ def validate(cfg):
             raise ConfigError(f"{name}: expected a number >= 0, got {value!r}")
         if name in BOOLS and not isinstance(value, bool):
             raise ConfigError(f"{name}: expected true or false, got {value!r}")
+    augment = cfg["data"]["augment"]
+    if not isinstance(augment, (bool, dict)):
+        raise ConfigError(f"data.augment: expected true, false or a mapping of augmentation options, got {augment!r}")
+    if isinstance(augment, dict):
+        from gait_tf.data.augment import AugmentConfig
+
+        try:
+            AugmentConfig.from_value(augment)
+        except ConfigError as exc:
+            raise ConfigError(f"data.{exc}") from None
+        except TypeError as exc:
+            raise ConfigError(f"data.augment: {exc}") from None
     if not isinstance(cfg["model"]["name"], str):
         raise ConfigError(f"model.name: expected a model name, got {cfg['model']['name']!r}")
     if cfg["model"]["preset"] is not None and not isinstance(cfg["model"]["preset"], str):
