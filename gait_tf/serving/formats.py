@@ -17,6 +17,7 @@ saying why (e.g. an op LiteRT's built-in op set lacks); no file is left behind.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import re
 import shutil
@@ -234,6 +235,68 @@ def _litert_converter(fn, workdir: Path):
     return tf.lite.TFLiteConverter.from_saved_model(str(workdir), signature_keys=["serving_default"])
 
 
+@contextlib.contextmanager
+def _separable_max_pool3d(model):
+    """Trace ``MaxPooling3D`` layers (channels-last) as two 2-D max pools, which LiteRT has
+    built in (it has no 3-D pooling): a box maximum is separable, so pooling each frame over
+    ``(kh, kw)`` and then the frames over ``kt`` (a 2-D pool of kernel ``(kt, 1)`` on
+    ``[B, T, H'*W', C]``) gives exactly ``max_pool3d`` for "valid" and "same" padding."""
+    import keras
+    import tensorflow as tf
+
+    from gait_tf.serving.export import _all_layers
+
+    def pool(layer):
+        (kt, kh, kw), (st, sh, sw) = tuple(layer.pool_size), tuple(layer.strides)
+        pad = layer.padding.upper()
+
+        def call(x):
+            shape = tf.shape(x)
+            b, t, c = shape[0], shape[1], x.shape[-1]
+            y = tf.reshape(x, tf.concat([[-1], shape[2:]], 0))
+            if (kh, kw, sh, sw) != (1, 1, 1, 1):
+                y = tf.nn.max_pool2d(y, (kh, kw), (sh, sw), pad)
+            h2, w2 = y.shape[1], y.shape[2]
+            y = tf.reshape(y, [b, t, h2 * w2, c])
+            if (kt, st) != (1, 1):
+                y = tf.nn.max_pool2d(y, (kt, 1), (st, 1), pad)
+            return tf.reshape(y, [b, tf.shape(y)[1], h2, w2, c])
+
+        return call
+
+    patched = []
+    for layer in _all_layers(model):
+        if (isinstance(layer, keras.layers.MaxPooling3D) and layer.data_format == "channels_last"
+                and "call" not in vars(layer)):
+            layer.call = pool(layer)
+            patched.append(layer)
+    try:
+        yield len(patched)
+    finally:
+        for layer in patched:
+            del layer.call
+
+
+#: ops left in float32 in int8 models: an int8 DIV fails when its divisor rounds to the zero
+#: point (GeM pooling divides by a running maximum) and fractional POWs lose the precision
+#: that GeM's p-th root needs; both are cheap next to the convolutions.
+INT8_FLOAT_OPS = ("DIV", "POW")
+
+
+def _quantize_int8(calibrated: bytes) -> bytes:
+    """int8 weights and activations (per-channel weights), float32 inputs/outputs, with
+    :data:`INT8_FLOAT_OPS` kept in float."""
+    from tensorflow.lite.python.convert import mlir_quantize
+
+    return mlir_quantize(calibrated, denylisted_ops=list(INT8_FLOAT_OPS))
+
+
+def _is_batch_static_failure(exc) -> bool:
+    """Converter errors that a fixed batch size avoids (e.g. a Keras LSTM's TensorList
+    needs a static element shape ``[batch, units]``)."""
+    return "element_shape to be static" in str(exc)
+
+
 def export_litert(model, path, *, model_name: str | None = None, input_kind: str | None = None, input_hw=None,
                   channels: int | None = None, quantize: str = "float32", calibration=None,
                   atol: float = DEFAULT_ATOL, min_cosine: float = DEFAULT_MIN_COSINE,
@@ -253,28 +316,44 @@ def export_litert(model, path, *, model_name: str | None = None, input_kind: str
     model, name, input_kind, input_hw, channels = _resolve(model, model_name, input_kind, input_hw, channels)
     if quantize == "int8" and calibration is None:
         calibration = portable.synthetic_calibration(input_kind, input_hw, channels)
-    workdir = None
-    with _rnn_device_mode(model, "cpu"):
-        fn = portable.portable_function(model, input_kind, input_hw, channels)
+    samples = None
+    if quantize == "int8":
+        samples = [np.asarray(s, np.float32) for s in calibration]
+        if not samples:
+            raise ServingError("int8 calibration needs at least one representative input")
+
+    def convert(batch):
+        fn = portable.portable_function(model, input_kind, input_hw, channels, batch=batch)
+        workdir = Path(tempfile.mkdtemp(prefix=".gait_tf_litert_", dir=path.parent if path.parent.is_dir() else None))
         try:
-            workdir = Path(tempfile.mkdtemp(prefix=".gait_tf_litert_", dir=path.parent if path.parent.is_dir() else None))
             converter = _litert_converter(fn, workdir)
-            if quantize == "int8":
-                samples = list(calibration)
-                if not samples:
-                    raise ServingError("int8 calibration needs at least one representative input")
-                converter.optimizations = [tf.lite.Optimize.DEFAULT]
-                converter.representative_dataset = lambda: ([np.asarray(s, np.float32)] for s in samples)
-            flatbuffer = converter.convert()
+            if quantize == "float32":
+                return fn, converter.convert()
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            converter.representative_dataset = lambda: ([s[:1] if batch else s] for s in samples)
+            converter._experimental_calibrate_only = True  # calibrate, then quantize with a denylist
+            return fn, _quantize_int8(converter.convert())
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    batch = None
+    with _rnn_device_mode(model, "cpu"), _separable_max_pool3d(model):
+        try:
+            try:
+                fn, flatbuffer = convert(None)
+            except Exception as exc:
+                if not _is_batch_static_failure(exc):
+                    raise
+                batch = 1  # dynamic frames, batch fixed to 1 (the usual on-device case)
+                fn, flatbuffer = convert(batch)
         except GaitTFError:
             raise
         except Exception as exc:
             raise ServingError(f"LiteRT: cannot convert {name!r}: {_first_line(exc)}") from exc
-        finally:
-            if workdir is not None:
-                shutil.rmtree(workdir, ignore_errors=True)
-    inputs = portable.example_inputs(input_kind, input_hw, channels)
-    refs = _reference(fn, inputs)
+    shapes = ((1, 30), (1, 9)) if batch else ((1, 30), (3, 9))
+    inputs = portable.example_inputs(input_kind, input_hw, channels, shapes=shapes)
+    # the reference is the unmodified model (the layers are traced again without the rewrite)
+    refs = _reference(portable.portable_function(model, input_kind, input_hw, channels), inputs)
     with atomic_path(path, suffix=".tflite") as tmp:
         tmp.write_bytes(flatbuffer)
         worst, cos, info = verify_litert(tmp, inputs, refs, name=name)

@@ -31,17 +31,17 @@ INPUT_NAMES = {"silhouette": "silhouettes", "rgb_sequence": "frames", "pose_feat
 IMAGE_SIZE = 299
 
 
-def input_shape(input_kind: str, input_hw=(64, 44), channels: int = 1) -> list:
-    """The portable input shape, ``None`` for the dynamic axes."""
+def input_shape(input_kind: str, input_hw=(64, 44), channels: int = 1, batch: int | None = None) -> list:
+    """The portable input shape, ``None`` for the dynamic axes (``batch``: a fixed batch size)."""
     h, w = (int(v) for v in input_hw)
     if input_kind == "silhouette":
-        return [None, None, h, w, 1]
+        return [batch, None, h, w, 1]
     if input_kind == "rgb_sequence":
-        return [None, None, h, w, 3]
+        return [batch, None, h, w, 3]
     if input_kind == "pose_features":
-        return [None, None, 17, 17, 32]
+        return [batch, None, 17, 17, 32]
     if input_kind == "image":
-        return [None, IMAGE_SIZE, IMAGE_SIZE, 3]
+        return [batch, IMAGE_SIZE, IMAGE_SIZE, 3]
     raise ServingError(f"no portable graph for input kind {input_kind!r}; known: {sorted(INPUT_NAMES)}")
 
 
@@ -50,12 +50,13 @@ def dynamic_axes(input_kind: str) -> dict:
     return {0: "batch"} if input_kind == "image" else {0: "batch", 1: "frames"}
 
 
-def portable_function(model, input_kind: str, input_hw=(64, 44), channels: int = 1):
+def portable_function(model, input_kind: str, input_hw=(64, 44), channels: int = 1, batch: int | None = None):
     """A ``tf.function`` (one float32 input, dict of float32 outputs) computing ``model``
-    in inference mode; see the module docstring for names and shapes."""
+    in inference mode; see the module docstring for names and shapes. ``batch``: fix the
+    batch axis (LiteRT exports of recurrent models)."""
     import tensorflow as tf
 
-    shape = input_shape(input_kind, input_hw, channels)
+    shape = input_shape(input_kind, input_hw, channels, batch)
     name = INPUT_NAMES[input_kind]
 
     def _l2(x):
