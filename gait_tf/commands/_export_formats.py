@@ -55,22 +55,21 @@ def run_format(args, overrides):
 
     spec = models.get_spec(args.model)  # unknown names fail here, before the slow parts
     calibration = None
-    if args.quantize == "int8":
-        if args.calibration_data:
-            calibration = portable.load_calibration_data(args.calibration_data, spec.input_kind, spec.input_hw,
-                                                         spec.channels)
-        else:
-            calibration = portable.synthetic_calibration(spec.input_kind, spec.input_hw, spec.channels,
-                                                         sequences=args.calibration_sequences)
+    if args.quantize == "int8" and args.calibration_data:
+        calibration = portable.load_calibration_data(args.calibration_data, spec.input_kind, spec.input_hw,
+                                                     spec.channels)
     model = load_model_for_export(args.model, args.weights, preset=args.preset, random_init=args.random_init,
                                   overrides=overrides)
     result = formats.export_format(model, args.format, out, model_name=spec.name, quantize=args.quantize,
-                                   calibration=calibration, atol=args.atol, min_cosine=args.min_cosine,
+                                   calibration=calibration, calibration_sequences=args.calibration_sequences,
+                                   atol=args.atol, min_cosine=args.min_cosine,
                                    overwrite=args.overwrite)
     shape = "[" + ", ".join("?" if d is None else str(d) for d in result.input_shape) + "]"
     print(f"exported {spec.name!r} as {args.format} ({result.quantize}) -> {result.path} "
           f"({result.size_bytes / 2**20:.2f} MiB)")
     print(f"  input {result.input_name} float32 {shape}; outputs {', '.join(result.outputs)}")
+    if result.scheme:
+        print(f"  quantization: {result.scheme}")
     print(f"  verified on inputs {result.verified_shapes}: max |diff| vs TensorFlow {result.max_abs_diff:.2e}, "
           f"embedding cosine >= {result.min_cosine:.5f}")
     if args.json:

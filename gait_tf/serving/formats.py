@@ -53,6 +53,7 @@ class FormatExport:
     min_cosine: float  # of the embedding outputs, vs TensorFlow
     verified_shapes: list
     seconds: float
+    scheme: str = ""  # how it was quantized ("" for float32)
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -66,11 +67,13 @@ def _first_line(exc) -> str:
     ops = sorted(set(re.findall(r"'tf\.(\w+)' op is neither a custom op nor a flex op", text)))
     if ops:
         return f"ops not in LiteRT's built-in op set: {', '.join(ops)} (they would need the TF Select/Flex delegate)"
-    unsupported = sorted(set(re.findall(r"[Uu]nsupported ops?:? .*?(\w+)", text)))
+    op_error = re.search(r"error: ('tf\.\w+' op [^\n]*)", text)
+    if op_error:
+        return op_error.group(1)[:300]
     for line in text.splitlines():
         line = line.strip()
-        if line and not line.startswith(("<unknown>", "^", "note:")):
-            return f"{type(exc).__name__}: {line[:300]}" + (f" ({', '.join(unsupported)})" if unsupported else "")
+        if line and not line.startswith(("<unknown>", "^", "note:", "loc(")):
+            return f"{type(exc).__name__}: {line[:300]}"
     return type(exc).__name__
 
 
@@ -299,11 +302,12 @@ def _is_batch_static_failure(exc) -> bool:
 
 def export_litert(model, path, *, model_name: str | None = None, input_kind: str | None = None, input_hw=None,
                   channels: int | None = None, quantize: str = "float32", calibration=None,
-                  atol: float = DEFAULT_ATOL, min_cosine: float = DEFAULT_MIN_COSINE,
-                  overwrite: bool = False) -> FormatExport:
+                  calibration_sequences: int = 32, atol: float = DEFAULT_ATOL,
+                  min_cosine: float = DEFAULT_MIN_COSINE, overwrite: bool = False) -> FormatExport:
     """Export ``model`` to a LiteRT flatbuffer at ``path``, verified with the LiteRT
     interpreter. ``quantize="int8"``: ``calibration`` is a list of representative inputs
-    (default :func:`gait_tf.serving.portable.synthetic_calibration`)."""
+    (default: ``calibration_sequences`` of :func:`gait_tf.serving.portable.synthetic_calibration`;
+    not needed for recurrent models, which get dynamic-range quantization)."""
     import tensorflow as tf
 
     from gait_tf.serving.export import _rnn_device_mode
@@ -314,13 +318,25 @@ def export_litert(model, path, *, model_name: str | None = None, input_kind: str
         raise ServingError(f"unknown LiteRT quantization {quantize!r}; choose one of {', '.join(QUANTIZATIONS)}")
     path = _check_target(path, "litert", overwrite)
     model, name, input_kind, input_hw, channels = _resolve(model, model_name, input_kind, input_hw, channels)
-    if quantize == "int8" and calibration is None:
-        calibration = portable.synthetic_calibration(input_kind, input_hw, channels)
+    import keras
+
+    from gait_tf.serving.export import _all_layers
+
+    # TF's int8 calibrator crashes (segfault) on the While loop of a recurrent layer: such
+    # models get dynamic-range quantization instead (int8 weights, activations quantized on
+    # the fly per inference), which needs no calibration.
+    recurrent = any(isinstance(layer, keras.layers.RNN) for layer in _all_layers(model))
     samples = None
-    if quantize == "int8":
+    if quantize == "int8" and not recurrent:
+        if calibration is None:
+            calibration = portable.synthetic_calibration(input_kind, input_hw, channels,
+                                                         sequences=calibration_sequences)
         samples = [np.asarray(s, np.float32) for s in calibration]
         if not samples:
             raise ServingError("int8 calibration needs at least one representative input")
+    scheme = "" if quantize == "float32" else (
+        "dynamic range: int8 weights (recurrent layers cannot be calibrated)" if recurrent
+        else f"int8 weights and activations, calibrated on {len(samples)} inputs; {'/'.join(INT8_FLOAT_OPS)} in float")
 
     def convert(batch):
         fn = portable.portable_function(model, input_kind, input_hw, channels, batch=batch)
@@ -330,6 +346,8 @@ def export_litert(model, path, *, model_name: str | None = None, input_kind: str
             if quantize == "float32":
                 return fn, converter.convert()
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            if recurrent:
+                return fn, converter.convert()
             converter.representative_dataset = lambda: ([s[:1] if batch else s] for s in samples)
             converter._experimental_calibrate_only = True  # calibrate, then quantize with a denylist
             return fn, _quantize_int8(converter.convert())
@@ -365,7 +383,7 @@ def export_litert(model, path, *, model_name: str | None = None, input_kind: str
     return FormatExport(format="litert", quantize=quantize, path=path, size_bytes=path.stat().st_size,
                         input_name=info["input_name"], input_shape=info["input_shape"], outputs=info["outputs"],
                         max_abs_diff=worst, min_cosine=cos, verified_shapes=[list(x.shape) for x in inputs],
-                        seconds=round(time.time() - t0, 2))
+                        seconds=round(time.time() - t0, 2), scheme=scheme)
 
 
 class LiteRTRunner:
@@ -416,8 +434,8 @@ def export_format(model, fmt: str, path, *, quantize: str = "float32", **kwargs)
     if fmt == "onnx":
         if quantize != "float32":
             raise ServingError(f"--quantize {quantize} applies to --format litert only")
-        kwargs.pop("calibration", None)
-        kwargs.pop("min_cosine", None)
+        for key in ("calibration", "calibration_sequences", "min_cosine"):
+            kwargs.pop(key, None)
         return export_onnx(model, path, **kwargs)
     if fmt == "litert":
         return export_litert(model, path, quantize=quantize, **kwargs)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gait_tf.errors import ServingError
+from gait_tf.errors import GaitTFError, ServingError
 
 SEQUENCE_KINDS = ("silhouette", "rgb_sequence")
 INPUT_NAMES = {"silhouette": "silhouettes", "rgb_sequence": "frames", "pose_features": "pose_features",
@@ -176,18 +176,25 @@ def load_calibration_data(path, input_kind: str, input_hw=(64, 44), channels: in
     if not path.is_file():
         raise ServingError(f"calibration data not found: {path}")
     try:
-        with np.load(path, allow_pickle=False) as data:
-            arr = data[data.files[0]] if hasattr(data, "files") else np.asarray(data)
-    except AttributeError:
-        arr = np.load(path, allow_pickle=False)
+        data = np.load(path, allow_pickle=False)
+        if isinstance(data, np.lib.npyio.NpzFile):
+            with data:
+                if not data.files:
+                    raise ServingError(f"{path}: the .npz archive is empty")
+                arr = data[data.files[0]]
+        else:
+            arr = np.asarray(data)
+    except GaitTFError:
+        raise
     except Exception as exc:
         raise ServingError(f"{path}: cannot read calibration data ({type(exc).__name__}: {exc})") from exc
     full = input_shape(input_kind, input_hw, channels)
+    given = arr.shape
     if input_kind == "silhouette" and arr.ndim == 4:
         arr = arr[..., None]
     if arr.ndim != len(full) or any(f is not None and f != a for f, a in zip(full, arr.shape)) or len(arr) == 0:
         want = "[N, " + ", ".join("frames" if f is None else str(f) for f in full[1:]) + "]"
-        raise ServingError(f"{path}: calibration data of shape {arr.shape}; model input is {want}")
+        raise ServingError(f"{path}: calibration data of shape {given}; model input is {want}")
     if arr.dtype == np.uint8 and input_kind in SEQUENCE_KINDS:
         arr = arr.astype(np.float32) / 255.0
     if arr.dtype.kind != "f":
