@@ -67,9 +67,10 @@ def _first_line(exc) -> str:
     ops = sorted(set(re.findall(r"'tf\.(\w+)' op is neither a custom op nor a flex op", text)))
     if ops:
         return f"ops not in LiteRT's built-in op set: {', '.join(ops)} (they would need the TF Select/Flex delegate)"
-    op_error = re.search(r"error: ('tf\.\w+' op [^\n]*)", text)
+    op_error = re.search(r"('tf\.\w+' op [^\n]*)", text)
     if op_error:
-        return op_error.group(1)[:300]
+        hint = " (a recurrent layer whose step shape is not static)" if "TensorList" in op_error.group(1) else ""
+        return op_error.group(1)[:300] + hint
     for line in text.splitlines():
         line = line.strip()
         if line and not line.startswith(("<unknown>", "^", "note:", "loc(")):
