@@ -18,7 +18,7 @@ processes on a shared machine). ``--threads 1`` pins BLAS to one thread (threadp
 on an oversubscribed machine multi-threaded OpenBLAS spins and is many times slower.
 
 Large galleries (``--ann-sizes``): exact search (:class:`gait_tf.search.ExactIndex`, the
-reference) against the FAISS index (:class:`gait_tf.search.ann.FaissIndex`: PCA, HNSW-SQ8,
+reference) against the FAISS index (:class:`gait_tf.search.ann.FaissIndex`: PCA, 8-bit codes,
 exact re-ranking) on *clustered* synthetic embeddings
 (:class:`gait_tf.search.synthetic.ClusteredEmbeddings`: 4 sequences per subject, identity +
 condition + noise; probes are new sequences of enrolled subjects). Per size: build time, index
@@ -152,7 +152,8 @@ def ann_benchmark(args):
                     "index": desc})
         for r in out[-2:]:
             note = (f"exact finds the probe's subject {r['subject_accuracy']:.3f}" if r["method"] == "exact" else
-                    f"HNSW{desc['hnsw_m']} ef {desc['ef_search']} candidates {desc['candidates']}, "
+                    (f"HNSW{desc['hnsw_m']} ef {desc['ef_search']}" if desc["structure"] == "hnsw" else
+                     f"PCA{desc['vector_dims']} SQ8 flat") + f", candidates {desc['candidates']}, "
                     f"|d - exact d| <= {r['max_abs_distance_diff_when_same']:.1e}")
             print(f"{m:>10} {r['method']:>6} {r['build_s']:>8.1f} {r['index_mb']:>9.1f} {store_mb:>10.0f} "
                   f"{r['queries_per_s']:>10.2f} {r['recall_at_1']:>8.3f}  {note}", flush=True)

@@ -52,10 +52,11 @@ def test_exact_index_is_brute_force(data):
         np.testing.assert_allclose(got_d, want_d, rtol=1e-5)
 
 
-def test_ann_recall_and_exact_distances(data):
+@pytest.mark.parametrize("structure", ["flat", "hnsw"])
+def test_ann_recall_and_exact_distances(data, structure):
     emb, labels, probes, _ = data
     exact = ExactIndex("euc").build(emb, labels).nearest_subjects(probes, 1)
-    ann = make_index("ann", "euc", dims=32).build(emb, labels)
+    ann = make_index("ann", "euc", dims=32, structure=structure).build(emb, labels)
     got = ann.nearest_subjects(probes, 1)
     same = np.array([g[0][0] == e[0][0] for g, e in zip(got, exact)])
     assert same.mean() >= 0.95
@@ -64,7 +65,8 @@ def test_ann_recall_and_exact_distances(data):
         if s:
             assert abs(g[1][0] - e[1][0]) <= 1e-4 * max(1.0, e[1][0])
     desc = ann.describe()
-    assert desc["kind"] == "ann" and desc["size"] == len(emb) and 0 < desc["memory_bytes"] < emb.nbytes
+    assert desc["kind"] == "ann" and desc["structure"] == structure and desc["size"] == len(emb)
+    assert 0 < desc["memory_bytes"] < emb.nbytes
 
 
 def test_choose_kind_and_bad_options():
@@ -73,6 +75,7 @@ def test_choose_kind_and_bad_options():
     for kwargs, msg in [({"search": "fast"}, "unknown search 'fast'"),
                         ({"ann_options": {"bogus": 1}}, "unknown ANN option"),
                         ({"ann_options": {"candidates": 0}}, "positive integers"),
+                        ({"ann_options": {"structure": "ivf"}}, "unknown ANN structure"),
                         ({"ann_options": {"dims": "many"}}, "bad ANN option")]:
         with pytest.raises(GalleryError, match=msg):
             Gallery("m", (PARTS, DIM), **kwargs)

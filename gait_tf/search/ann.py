@@ -1,4 +1,5 @@
-"""Approximate search for large galleries: PCA → FAISS HNSW graph → exact re-ranking.
+"""Approximate search for large galleries: PCA → FAISS 8-bit codes (or an HNSW graph) →
+exact re-ranking.
 
 How a part-based embedding ``[P, D]`` (GaitSet: 62 × 256 = 15,872 numbers) is represented:
 
@@ -11,15 +12,19 @@ How a part-based embedding ``[P, D]`` (GaitSet: 62 × 256 = 15,872 numbers) is r
    concatenation to ``dims``. For ``metric="cos"`` the parts are L2-normalised first. The L2
    distance of the PCA vectors approximates ``sqrt(sum_p |x_p - y_p|^2)``, which ranks like
    the package's mean of per-part distances when parts contribute comparably.
-2. **FAISS** ``HNSW{hnsw_m}`` (default 32): a navigable small-world graph over the PCA
-   vectors (float32: 512 bytes per embedding instead of 31,744 for a float16 GaitSet
-   embedding, plus ``2 × hnsw_m`` links of 4 bytes); ``ef_search`` nodes are explored per
-   query. A graph, not an inverted file: a subject's sequences under other views or clothes
-   lie far apart, so the k-means cells of an IVF index split along condition, not identity,
-   and a probe's nearest gallery sequence is often in a cell it does not scan (measured on
-   16k–20k clustered embeddings: IVF-SQ8 scanning 1/8 of its lists kept the exact nearest
-   subject among 128 candidates for 62–82 % of probes). 8-bit codes in the graph
-   (``HNSW16_SQ8``) lost 2 % (20k) to 10 % (100k) of recall@1: the codes are not used.
+2. **FAISS**, ``structure="flat"`` (default): ``SQ8``, the PCA vectors as 8-bit codes
+   (128 bytes per embedding instead of 31,744 for a float16 GaitSet embedding), scanned in
+   full per query — no partition or graph that could miss the nearest subject, so recall is
+   decided by the PCA alone; the scan is linear in the gallery size but ~16× cheaper than
+   the exact distance on 16 × 128 embeddings (~124× on 62 × 256).
+   ``structure="hnsw"``: ``HNSW{hnsw_m}``, a graph over float32 PCA vectors, explored
+   ``ef_search`` nodes deep: sub-linear queries, but a build of minutes per 100k embeddings
+   here and a graph that misses some nearest subjects on clustered gait embeddings
+   (recall@1 1.000 at 20k; with ``HNSW16_SQ8``: 0.98 at 20k, 0.895 at 100k). An inverted
+   file (IVF) fits gait galleries badly: a subject's sequences under other views or
+   clothes lie far apart, the k-means cells split along condition, and the probe's nearest
+   sequence is often in a cell not scanned (IVF-SQ8 scanning 1/8 of its lists: 62–82 %
+   recall at 8k–20k).
 3. **Exact re-ranking.** The ``candidates`` nearest codes (default 256) are re-scored with
    the exact distance on the stored embeddings, so every distance returned is the
    package's own (open-set thresholds keep their meaning); only *which* embeddings are
@@ -35,21 +40,26 @@ from gait_tf.evaluation.distance import pairwise_distance
 from gait_tf.search.base import SearchIndex, fingerprint
 
 BUILD_CHUNK = 8192
+STRUCTURES = ("flat", "hnsw")
 
 
 class FaissIndex(SearchIndex):
     """See the module docstring. ``dims``: PCA output; ``part_dims``: the per-part PCA's
-    total output (the first step); ``hnsw_m``: graph links per node; ``ef_search`` /
+    total output (the first step); ``structure``: "flat" | "hnsw"; ``hnsw_m``: graph links per node; ``ef_search`` /
     ``ef_construction``: graph search breadth at query / build time; ``candidates``:
     re-ranking depth; ``pca_sample`` / ``train_size``: rows used to fit the PCA / the 8-bit
     quantiser; ``seed``: their sampling."""
 
     kind = "ann"
 
-    def __init__(self, metric: str = "euc", dims: int = 128, part_dims: int = 2048, hnsw_m: int = 32,
+    def __init__(self, metric: str = "euc", dims: int = 128, part_dims: int = 2048, structure: str = "flat",
+                 hnsw_m: int = 32,
                  ef_search: int = 512, ef_construction: int = 64, candidates: int = 256, pca_sample: int = 20000,
-                 train_size: int = 40_000, seed: int = 0):
+                 train_size: int = 20_000, seed: int = 0):
         super().__init__(metric)
+        if structure not in STRUCTURES:
+            raise GalleryError(f"unknown ANN structure {structure!r}; choose one of {', '.join(STRUCTURES)}")
+        self.structure = structure
         try:
             self.dims, self.part_dims, self.candidates = int(dims), int(part_dims), int(candidates)
             self.hnsw_m, self.ef_search, self.ef_construction = int(hnsw_m), int(ef_search), int(ef_construction)
@@ -113,9 +123,11 @@ class FaissIndex(SearchIndex):
         self._fit_part_pca(embeddings[self._sample_rows(m, self.pca_sample)])
         train = self.encode(embeddings[self._sample_rows(m, self.train_size)])
         dims = min(self.dims, train.shape[1], len(train))
-        index = faiss.index_factory(train.shape[1], f"PCA{dims},HNSW{self.hnsw_m}")
+        spec = f"PCA{dims},SQ8" if self.structure == "flat" else f"PCA{dims},HNSW{self.hnsw_m}"
+        index = faiss.index_factory(train.shape[1], spec)
         index.train(train)
-        self._graph(index).hnsw.efConstruction = self.ef_construction
+        if self.structure == "hnsw":
+            self._graph(index).hnsw.efConstruction = self.ef_construction
         self.index = index
         self._set_ef()
         self._add(0, m)
@@ -129,7 +141,8 @@ class FaissIndex(SearchIndex):
         return faiss.downcast_index(faiss.downcast_index(index).index)
 
     def _set_ef(self):
-        self._graph(self.index).hnsw.efSearch = max(self.ef_search, self.candidates)
+        if self.structure == "hnsw":
+            self._graph(self.index).hnsw.efSearch = max(self.ef_search, self.candidates)
 
     def _add(self, start, stop):
         for i in range(start, stop, BUILD_CHUNK):
@@ -171,7 +184,7 @@ class FaissIndex(SearchIndex):
     # ------------------------------------------------------------------ persistence
     def describe(self) -> dict:
         d = {"kind": self.kind, "size": self.size, "metric": self.metric, "dims": self.dims,
-             "part_dims": self.part_dims, "hnsw_m": self.hnsw_m, "ef_search": self.ef_search,
+             "part_dims": self.part_dims, "structure": self.structure, "hnsw_m": self.hnsw_m, "ef_search": self.ef_search,
              "ef_construction": self.ef_construction, "candidates": self.candidates,
              "pca_sample": self.pca_sample, "train_size": self.train_size, "seed": self.seed}
         if self.index is not None:
@@ -180,13 +193,17 @@ class FaissIndex(SearchIndex):
         return d
 
     def memory_bytes(self) -> int:
-        """Bytes held by the index itself: vectors + graph links + the PCAs (not the embeddings)."""
+        """Bytes held by the index itself: codes or vectors (+ graph links) + the PCAs (not the embeddings)."""
         if self.index is None:
             return 0
-        graph = self._graph(self.index)
-        links = graph.hnsw.neighbors.size() * 4 + graph.hnsw.offsets.size() * 8 + graph.hnsw.levels.size() * 4
+        inner = self._graph(self.index)
         per_part = 0 if self.mean is None else self.mean.nbytes + self.components.nbytes
-        return int(graph.ntotal * graph.d * 4 + links + 4 * self.index.d * (graph.d + 1) + per_part)
+        pca = 4 * self.index.d * (inner.d + 1)
+        if self.structure == "flat":
+            return int(inner.ntotal * inner.code_size + pca + per_part)
+        hnsw = inner.hnsw
+        links = hnsw.neighbors.size() * 4 + hnsw.offsets.size() * 8 + hnsw.levels.size() * 4
+        return int(inner.ntotal * inner.d * 4 + links + pca + per_part)
 
     def state(self):
         import faiss
