@@ -104,8 +104,10 @@ def _check_target(path: Path, fmt: str, overwrite: bool) -> Path:
 
 
 def _compare(got: dict, ref: dict, what: str):
-    """(max abs diff, min cosine of the embedding outputs) of ``got`` vs ``ref``."""
+    """(max abs diff, min cosine of the embedding outputs — of all outputs for models
+    without one, such as pose heat maps) of ``got`` vs ``ref``."""
     worst, cos = 0.0, 1.0
+    keys = [k for k in ref if k in ("embedding", "embeddings", "identification")] or list(ref)  # e.g. heat maps
     for key, r in ref.items():
         if key not in got:
             raise ServingError(f"{what}: output {key!r} missing (has {sorted(got)})")
@@ -115,7 +117,7 @@ def _compare(got: dict, ref: dict, what: str):
         if not np.all(np.isfinite(g)):
             raise ServingError(f"{what}: output {key!r} contains NaN or infinite values")
         worst = max(worst, float(np.abs(g - r).max()) if r.size else 0.0)
-        if key in ("embedding", "embeddings", "identification"):
+        if key in keys:
             a, b = g.reshape(len(g), -1), r.reshape(len(r), -1)
             num = (a * b).sum(1)
             den = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
