@@ -39,7 +39,13 @@ setup(
         # tqdm (progress bars).
         "scikit-learn>=1.4",
         "opencv-python-headless>=4.8,<5",  # 4.x: HOG people detector (gone from 5.x)
-        "ai-edge-litert>=2.0",  # LiteRT interpreter for the BlazePose .tflite models
+        "ai-edge-litert>=2.0",  # LiteRT interpreter for the BlazePose .tflite models and LiteRT exports
+        # ONNX export (tf2onnx: Keras 3's own ONNX export goes through it on the TF backend),
+        # its check (onnx) and verification/serving runtime (onnxruntime)
+        "tf2onnx>=1.17",
+        "onnx>=1.17",
+        "onnxruntime>=1.20",
+        "faiss-cpu>=1.9",  # approximate nearest-neighbour search for large galleries
         "imageio>=2.31",
         "imageio-ffmpeg>=0.4.9",
         "pyyaml>=6.0",

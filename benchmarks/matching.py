@@ -17,14 +17,26 @@ wall time (``Mcmp/s``) and per CPU second (``Mcmp/cpu-s``, less sensitive to oth
 processes on a shared machine). ``--threads 1`` pins BLAS to one thread (threadpoolctl):
 on an oversubscribed machine multi-threaded OpenBLAS spins and is many times slower.
 
+Large galleries (``--ann-sizes``): exact search (:class:`gait_tf.search.ExactIndex`, the
+reference) against the FAISS index (:class:`gait_tf.search.ann.FaissIndex`: PCA, 8-bit codes,
+exact re-ranking) on *clustered* synthetic embeddings
+(:class:`gait_tf.search.synthetic.ClusteredEmbeddings`: 4 sequences per subject, identity +
+condition + noise; probes are new sequences of enrolled subjects). Per size: build time, index
+memory, queries/s of each, recall@1 (the ANN's best subject is exact search's best subject)
+and the distances' agreement. ``--estimate 10000000`` extrapolates a larger size from the
+growth measured between the two largest sizes (and says so).
+
 Usage::
 
     python benchmarks/matching.py --sizes 1000 10000 100000 --parts 62 --dim 256 \\
         --probes 16 --dtype float16 --json matching.json
+    python benchmarks/matching.py --sizes --ann-sizes 100000 1000000 --ann-parts 16 --ann-dim 128 \\
+        --estimate 10000000 --threads 1 --json benchmarks/results/matching_ann.json
 """
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import platform
 import resource
@@ -77,9 +89,110 @@ def measure(fn, repeats):
     return best, cpu, peak, result
 
 
+def rss_mb():
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def ann_benchmark(args):
+    """Exact vs FAISS rows at ``args.ann_sizes`` (+ extrapolated ``args.estimate``)."""
+    from gait_tf.search import make_index
+    from gait_tf.search.synthetic import ClusteredEmbeddings
+
+    options = {}
+    for item in args.ann_option:
+        key, _, value = item.partition("=")
+        options[key] = int(value)
+    parts, dim = args.ann_parts, args.ann_dim
+    out = []
+    print(f"\nexact vs ANN: {parts} parts x {dim} dims, {args.dtype} storage, 4 sequences per subject, "
+          f"{args.ann_probes} probes (new sequences of enrolled subjects), threads={args.threads}")
+    head = (f"{'gallery':>10} {'method':>6} {'build s':>8} {'index MB':>9} {'storage MB':>10} {'queries/s':>10} "
+            f"{'recall@1':>8}  note")
+    print(head)
+    print("-" * len(head))
+    for m in args.ann_sizes:
+        gen = ClusteredEmbeddings(m // 4, 4, parts, dim, seed=0)
+        rss0 = rss_mb()
+        t0 = time.perf_counter()
+        gallery = gen.fill(np.empty((len(gen), parts, dim), np.dtype(args.dtype)))
+        gen_s = time.perf_counter() - t0
+        labels = gen.subjects(np.arange(len(gen)))
+        probes, truth = gen.probes(args.ann_probes, seed=1)
+        exact = make_index("exact", "euc").build(gallery, labels)
+        t0 = time.perf_counter()
+        ref = exact.nearest_subjects(probes, 1)
+        exact_s = time.perf_counter() - t0
+        ref_ids = np.array([r[0][0] for r in ref])
+        ref_d = np.array([r[1][0] for r in ref])
+        store_mb = gallery.nbytes / 2**20
+        base = dict(gallery=m, parts=parts, dim=dim, probes=args.ann_probes, storage_mb=store_mb,
+                    generate_s=gen_s)
+        out.append({**base, "method": "exact", "build_s": 0.0, "index_mb": 0.0, "queries_per_s": len(probes) / exact_s,
+                    "recall_at_1": 1.0, "subject_accuracy": float(np.mean(ref_ids == truth))})
+        rss1 = rss_mb()
+        t0 = time.perf_counter()
+        ann = make_index("ann", "euc", **options).build(gallery, labels)
+        build_s = time.perf_counter() - t0
+        ann.nearest_subjects(probes[:4], 1)  # warm-up
+        t0 = time.perf_counter()
+        got = ann.nearest_subjects(probes, 1)
+        ann_s = time.perf_counter() - t0
+        got_ids = np.array([g[0][0] for g in got])
+        got_d = np.array([g[1][0] for g in got])
+        same = got_ids == ref_ids
+        desc = ann.describe()
+        out.append({**base, "method": "ann", "build_s": build_s, "index_mb": desc["memory_bytes"] / 2**20,
+                    "rss_growth_mb": rss_mb() - rss1, "queries_per_s": len(probes) / ann_s,
+                    "recall_at_1": float(np.mean(same)), "subject_accuracy": float(np.mean(got_ids == truth)),
+                    "max_abs_distance_diff_when_same": float(np.abs(got_d - ref_d)[same].max()) if same.any() else None,
+                    "index": desc})
+        for r in out[-2:]:
+            note = (f"exact finds the probe's subject {r['subject_accuracy']:.3f}" if r["method"] == "exact" else
+                    (f"HNSW{desc['hnsw_m']} ef {desc['ef_search']}" if desc["structure"] == "hnsw" else
+                     f"PCA{desc['vector_dims']} SQ8 flat") + f", candidates {desc['candidates']}, "
+                    f"|d - exact d| <= {r['max_abs_distance_diff_when_same']:.1e}")
+            print(f"{m:>10} {r['method']:>6} {r['build_s']:>8.1f} {r['index_mb']:>9.1f} {store_mb:>10.0f} "
+                  f"{r['queries_per_s']:>10.2f} {r['recall_at_1']:>8.3f}  {note}", flush=True)
+        print(f"{'':>10} (generated in {gen_s:.0f} s; process RSS {rss_mb():.0f} MB, {rss0:.0f} MB before the gallery)")
+        del gallery, exact, ann
+    measured = sorted({r["gallery"] for r in out})
+    if args.estimate and len(measured) >= 2:
+        lo, hi = measured[-2], measured[-1]
+        for m in args.estimate:
+            for method in ("exact", "ann"):
+                a = next(r for r in out if r["gallery"] == lo and r["method"] == method)
+                b = next(r for r in out if r["gallery"] == hi and r["method"] == method)
+                est = {"gallery": m, "method": method, "estimated": True, "parts": parts, "dim": dim,
+                       "basis": f"power-law growth between the measured {lo:,} and {hi:,} rows"}
+                for key in ("build_s", "index_mb", "storage_mb"):
+                    if a[key] > 0 and b[key] > 0:
+                        k = math.log(b[key] / a[key]) / math.log(hi / lo)
+                        est[key] = b[key] * (m / hi) ** k
+                    else:
+                        est[key] = 0.0
+                k = math.log(b["queries_per_s"] / a["queries_per_s"]) / math.log(hi / lo)
+                est["queries_per_s"] = b["queries_per_s"] * (m / hi) ** k
+                est["recall_at_1"] = None
+                out.append(est)
+                print(f"{m:>10} {method:>6} {est['build_s']:>8.1f} {est['index_mb']:>9.1f} {est['storage_mb']:>10.0f} "
+                      f"{est['queries_per_s']:>10.2f} {'-':>8}  ESTIMATED ({est['basis']}); recall not estimated")
+    return out
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000], help="gallery sizes")
+    ap.add_argument("--sizes", type=int, nargs="*", default=[1000, 10000, 100000], help="gallery sizes")
+    ap.add_argument("--ann-sizes", type=int, nargs="*", default=[], help="exact vs ANN at these gallery sizes")
+    ap.add_argument("--ann-parts", type=int, default=16, help="parts of the ANN rows' embeddings")
+    ap.add_argument("--ann-dim", type=int, default=128, help="dims per part of the ANN rows' embeddings")
+    ap.add_argument("--ann-probes", type=int, default=200)
+    ap.add_argument("--ann-option", action="append", default=[], metavar="KEY=VALUE",
+                    help="FaissIndex option (repeatable), e.g. nprobe=64")
+    ap.add_argument("--estimate", type=int, nargs="*", default=[], help="sizes to extrapolate (not measured)")
     ap.add_argument("--parts", type=int, default=62)
     ap.add_argument("--dim", type=int, default=256)
     ap.add_argument("--probes", type=int, default=16, help="probes matched against the gallery")
@@ -99,6 +212,14 @@ def main(argv=None):
         threadpool_limits(args.threads)
 
     rows = []
+    if args.ann_sizes:
+        import faiss
+
+        if args.threads:
+            faiss.omp_set_num_threads(args.threads)
+        ann_rows = ann_benchmark(args)
+    else:
+        ann_rows = []
     rng = np.random.default_rng(1)
     probes = rng.standard_normal((args.probes, args.parts, args.dim), dtype=np.float32)
     header = f"{'gallery':>8} {'method':>17} {'wall s':>8} {'cpu s':>7} {'Mcmp/s':>8} {'Mcmp/cpu-s':>10} {'probes/s':>9} {'peak MB':>9}  note"
@@ -117,7 +238,7 @@ def main(argv=None):
         if not args.no_gallery:
             g = Gallery("bench", (args.parts, args.dim), storage_dtype=args.dtype)
             g.enroll_many(gallery, np.char.zfill((np.arange(m) // 4).astype(str), 6))  # already in subject order
-            g._subject_index()  # group once, as a long-lived gallery would have
+            g.search_index().groups()  # group once, as a long-lived gallery would have
             methods.append(("gallery-identify", lambda: g.identify_batch(probes, top_k=args.k)))
         # float32 copy of the gallery + [P, N, M] products and sums (measured peak at 10k: within 1%)
         plain_bytes = 4 * (m * args.parts * args.dim + 3 * args.parts * args.probes * m)
@@ -155,7 +276,7 @@ def main(argv=None):
     if args.json:
         payload = {"config": vars(args), "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                                                      "numpy": np.__version__},
-                   "process_peak_rss_mb": maxrss_mb, "rows": rows}
+                   "process_peak_rss_mb": maxrss_mb, "rows": rows, "ann_rows": ann_rows}
         write_json(args.json, payload)
         print(f"wrote {args.json}")
 

@@ -35,7 +35,8 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from gait_tf.errors import GaitTFError, GalleryError
-from gait_tf.evaluation.distance import METRICS, iter_distance_rows, pairwise_distance
+from gait_tf.evaluation.distance import METRICS, pairwise_distance
+from gait_tf.search import ANN_MIN_SIZE, KINDS, choose_kind, make_index, restore_index
 from gait_tf.utils.atomic import atomic_write
 
 UNKNOWN = "unknown"
@@ -139,10 +140,15 @@ class Gallery:
         storage_dtype: ``"float32"`` or ``"float16"`` (halves memory; distances are
             computed in float32).
         threshold: fixed open-set threshold (distance); normally set by :meth:`calibrate`.
+        search: ``"auto"`` (exact below ``ann_min_size`` embeddings, the FAISS ANN index
+            above), ``"exact"`` or ``"ann"`` (:mod:`gait_tf.search`).
+        ann_options: options of :class:`gait_tf.search.ann.FaissIndex` (``dims``,
+            ``nlist``, ``nprobe``, ``candidates``, ...).
     """
 
     def __init__(self, model_name: str, embedding_shape, metric: str = "euc", embed_fn: Callable | None = None,
-                 storage_dtype: str = "float32", threshold: float | None = None):
+                 storage_dtype: str = "float32", threshold: float | None = None, search: str = "auto",
+                 ann_min_size: int = ANN_MIN_SIZE, ann_options: dict | None = None):
         if not model_name or not isinstance(model_name, str):
             raise GalleryError(f"model_name must be a non-empty string, got {model_name!r}")
         try:
@@ -155,6 +161,14 @@ class Gallery:
             raise GalleryError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
         if np.dtype(storage_dtype) not in (np.float16, np.float32):
             raise GalleryError(f"storage_dtype must be float16 or float32, got {storage_dtype!r}")
+        if search not in KINDS:
+            raise GalleryError(f"unknown search {search!r}; choose one of {', '.join(KINDS)}")
+        choose_kind(0, search)  # "ann" without faiss fails here
+        if ann_options:
+            make_index("ann", metric, **ann_options)  # fails now on a bad option, not at the first search
+        self.search = search
+        self.ann_min_size = int(ann_min_size)
+        self.ann_options = dict(ann_options or {})
         self.model_name = model_name
         self.embedding_shape = shape
         self.metric = metric
@@ -166,7 +180,7 @@ class Gallery:
         self._chunk_labels: list[np.ndarray] = []
         self._emb = np.zeros((0, *shape), self.storage_dtype)
         self._labels = np.zeros((0,), dtype="<U1")
-        self._index = None  # cached (subject_ids, order, starts)
+        self._search = None  # a gait_tf.search index over (embeddings, labels), built on first use
         self.file_metadata: dict | None = None  # what load() read
 
     # ------------------------------------------------------------------ state
@@ -184,7 +198,6 @@ class Gallery:
             self._emb = parts[0] if len(parts) == 1 else np.concatenate(parts)
             self._labels = np.concatenate([self._labels, *self._chunk_labels])
             self._chunks, self._chunk_labels = [], []
-            self._index = None
 
     @property
     def embeddings(self) -> np.ndarray:
@@ -288,7 +301,6 @@ class Gallery:
         emb = self._as_embeddings(embedding_or_sequence, f"embedding for subject {sid!r}")
         self._chunks.append(np.array(emb, dtype=self.storage_dtype))  # a copy: the caller may reuse emb
         self._chunk_labels.append(np.full(len(emb), sid))
-        self._index = None
         return len(emb)
 
     def enroll_many(self, embeddings, subject_ids, model_name: str | None = None) -> int:
@@ -302,7 +314,6 @@ class Gallery:
             raise GalleryError(f"invalid subject id in subject_ids ({UNKNOWN!r} and '' are reserved)")
         self._chunks.append(np.array(emb, dtype=self.storage_dtype))
         self._chunk_labels.append(ids)
-        self._index = None
         return len(emb)
 
     def remove(self, subject_id) -> int:
@@ -311,36 +322,30 @@ class Gallery:
         removed = int((~keep).sum())
         if removed == 0:
             raise GalleryError(f"subject {subject_id!r} is not enrolled")
-        self._emb, self._labels, self._index = self._emb[keep], self._labels[keep], None
+        self._emb, self._labels, self._search = self._emb[keep], self._labels[keep], None
         return removed
 
     # ------------------------------------------------------------------ matching
-    def _subject_index(self):
-        """``(subject_ids [S], order [M] or None, starts [S])``: ``order`` lists the stored
-        embeddings grouped by subject (None when already grouped); storage order is kept."""
-        if self._index is None:
-            labels = self.labels
-            order = np.argsort(labels, kind="stable")
-            if np.all(order == np.arange(len(order))):
-                order = None
-            ids, starts = np.unique(labels if order is None else labels[order], return_index=True)
-            self._index = (ids, order, starts)
-        return self._index
+    def search_index(self):
+        """The search index over the enrolled embeddings (:mod:`gait_tf.search`), built or
+        extended on demand; exact or ANN per ``search`` and the gallery's size."""
+        if len(self) == 0:
+            raise GalleryError("the gallery is empty: enroll subjects first")
+        emb, labels = self.embeddings, self.labels
+        kind = choose_kind(len(emb), self.search, self.ann_min_size)
+        if self._search is None or self._search.kind != kind:
+            self._search = make_index(kind, self.metric, **(self.ann_options if kind == "ann" else {}))
+            self._search.build(emb, labels)
+        elif self._search.embeddings is not emb:  # rows were appended
+            self._search.extend(emb, labels)
+        return self._search
 
     def subject_distances(self, probes, chunk: int = 256):
-        """Per-subject best distances of probes ``[N, *shape]``.
+        """Exact per-subject best distances of probes ``[N, *shape]`` (with any index).
 
         Returns ``(subject_ids str [S], distances float32 [N, S])``.
         """
-        if len(self) == 0:
-            raise GalleryError("the gallery is empty: enroll subjects first")
-        ids, order, starts = self._subject_index()
-        probes = np.asarray(probes, np.float32)
-        out = np.empty((len(probes), len(ids)), np.float32)
-        for i, block in iter_distance_rows(probes, self.embeddings, self.metric, probe_chunk=chunk):
-            grouped = block if order is None else block[:, order]
-            out[i : i + len(block)] = np.minimum.reduceat(grouped, starts, axis=1)
-        return ids, out
+        return self.search_index().subject_distances(probes, chunk)
 
     def identify(self, probe, top_k: int = 5, threshold: float | None = ..., model_name: str | None = None
                  ) -> Identification:
@@ -364,12 +369,9 @@ class Gallery:
         top_k = _check_top_k(top_k)
         thr = self.threshold if threshold is ... else _check_threshold(threshold)
         emb = self._as_embeddings(probes, "probe embeddings")
-        ids, dist = self.subject_distances(emb)
-        k = min(top_k, len(ids))
         results = []
-        for row in dist:
-            top = np.argsort(row, kind="stable")[:k]
-            matches = tuple(Match(str(ids[j]), float(row[j])) for j in top)
+        for ids, dist in self.search_index().nearest_subjects(emb, max(1, int(top_k))):
+            matches = tuple(Match(str(i), float(d)) for i, d in zip(ids, dist))
             best = matches[0].distance
             identity = matches[0].subject_id if thr is None or best <= thr else UNKNOWN
             results.append(Identification(matches, identity, best, thr))
@@ -442,15 +444,22 @@ class Gallery:
             "calibration": self.calibration,
             "num_embeddings": len(self),
             "num_subjects": self.num_subjects,
+            "search": self.search,
+            "ann_min_size": self.ann_min_size,
+            "ann_options": self.ann_options,
             "saved_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         }
 
     def save(self, path) -> Path:
-        """Write the gallery to ``path`` (an ``.npz`` archive) atomically."""
+        """Write the gallery to ``path`` (an ``.npz`` archive) atomically, with its ANN index
+        when one is built (verified against the embeddings on load, else rebuilt)."""
         path = Path(path)
+        index_arrays, index_meta = ({}, None) if self._search is None or self._search.embeddings is not \
+            self.embeddings else self._search.state()
+        meta = {**self.metadata(), "ann_index": index_meta}
         with atomic_write(path, "wb") as fh:
             np.savez(fh, embeddings=self.embeddings, subjects=self.labels.astype(str),
-                     meta=np.asarray(json.dumps(self.metadata())))
+                     meta=np.asarray(json.dumps(meta)), **index_arrays)
         return path
 
     @classmethod
@@ -468,6 +477,7 @@ class Gallery:
                 meta = json.loads(str(npz["meta"][()]))
                 emb = npz["embeddings"]
                 labels = npz["subjects"].astype(str)
+                index_arrays = {k: npz[k] for k in npz.files if k.startswith("search_")}
         except Exception as exc:  # zipfile.BadZipFile, EOFError, KeyError, ValueError, OSError...
             raise GalleryError(f"{path}: corrupt or truncated gallery file ({type(exc).__name__}: {exc})") from exc
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
@@ -479,7 +489,9 @@ class Gallery:
             )
         try:
             gallery = cls(meta["model_name"], tuple(meta["embedding_shape"]), meta["metric"], embed_fn=embed_fn,
-                          storage_dtype=meta.get("storage_dtype", "float32"))
+                          storage_dtype=meta.get("storage_dtype", "float32"),
+                          search=meta.get("search", "auto"), ann_min_size=meta.get("ann_min_size", ANN_MIN_SIZE),
+                          ann_options=meta.get("ann_options"))
             threshold = meta.get("threshold")
             # a calibrated threshold may sit just below 0 (impostors at distance 0: accept nothing)
             if threshold is not None and not (isinstance(threshold, (int, float)) and math.isfinite(threshold)):
@@ -498,7 +510,12 @@ class Gallery:
         gallery._labels = labels
         gallery.calibration = meta.get("calibration")
         gallery.file_metadata = meta
+        if len(gallery):
+            kind = choose_kind(len(gallery), gallery.search, gallery.ann_min_size)
+            gallery._search = restore_index(kind, gallery.metric, meta.get("ann_index"), index_arrays,
+                                            gallery.embeddings, gallery.labels, source=path)
         return gallery
+
 
     @staticmethod
     def read_metadata(path) -> dict:

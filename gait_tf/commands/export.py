@@ -1,4 +1,8 @@
-"""``gait-tf export``: a trained model -> versioned TF Serving SavedModel.
+"""``gait-tf export``: a trained model -> versioned TF Serving SavedModel, ONNX or LiteRT.
+
+``--format savedmodel`` (default): the TF Serving layout below. ``--format onnx`` /
+``--format litert`` (``--quantize float32|int8``): one verified file at ``--out``
+(docs/serving.md, "ONNX and LiteRT").
 
 Writes ``OUT/<version>/`` (next integer version by default, written atomically), its
 warm-up requests, and updates ``<OUT parent>/models.config`` (+ ``batching.config`` if
@@ -44,9 +48,10 @@ def register(subparsers):
     p.add_argument("--set", dest="overrides", action="append", metavar="KEY=VALUE",
                    help="model config override when building from the registry (repeatable; JSON values)")
     p.add_argument("--out", required=True, metavar="DIR",
-                   help="saved_models/NAME: NAME is the served model name; versions go in DIR/<N>")
+                   help="saved_models/NAME: NAME is the served model name; versions go in DIR/<N> "
+                   "(--format onnx/litert: the .onnx/.tflite file)")
     p.add_argument("--version", type=non_negative_int, default=None, help="version number (default: next integer)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing --version")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --version (or --out file)")
     p.add_argument("--device", choices=["cpu", "gpu"], default="cpu",
                    help="cpu (default): portable graph, no cuDNN-only ops; gpu: cuDNN RNN kernels, GPU-only")
     p.add_argument("--mixed-precision", action="store_true", help="float16 compute (float32 outputs); for GPU")
@@ -58,10 +63,17 @@ def register(subparsers):
     p.add_argument("--version-policy", default="latest:1",
                    help="models.config model_version_policy: latest:N | all | specific:V1,V2 (default latest:1)")
     p.add_argument("--json", default=None, metavar="PATH", help="also write the export summary as JSON")
+    from gait_tf.commands._export_formats import add_format_arguments
+
+    add_format_arguments(p)
     p.set_defaults(func=run)
 
 
 def run(args):
+    if args.format != "savedmodel":
+        from gait_tf.commands._export_formats import run_format
+
+        return run_format(args, _parse_overrides(args.overrides))
     from gait_tf.serving.export import export_model, load_model_for_export
     from gait_tf.serving.model_config import version_policy_text
     from gait_tf.utils.atomic import atomic_write
