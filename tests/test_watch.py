@@ -127,6 +127,30 @@ def test_live_buffer_keeps_the_newest_frames():
     assert stream.stats["dropped"] == 46
 
 
+def test_file_every_frame_or_in_real_time(tmp_path):
+    """A file is read frame by frame, none dropped, however slow the consumer; with
+    ``realtime`` it is delivered at its frame rate (25 fps without one) and a slow
+    consumer gets the newest frames. A file that ends is the end: no reconnection."""
+    clip = np.zeros((20, 8, 6, 3), np.uint8)
+    clip[:, 0, 0, 0] = np.arange(20)
+    np.save(tmp_path / "clip.npy", clip)
+    got = []
+    stream = FrameStream(tmp_path / "clip.npy", buffer=2)
+    for item in stream.items():
+        got.append((item.index, int(item.image[0, 0, 0])))
+        time.sleep(0.01)
+    assert got == [(i, i) for i in range(20)] and stream.stats["dropped"] == 0 and stream.stats["retries"] == 0
+    stream = FrameStream(tmp_path / "clip.npy", buffer=2, realtime=True)
+    t0 = time.monotonic()
+    got = []
+    for item in stream.items():
+        got.append(item.index)
+        time.sleep(0.15)
+    assert time.monotonic() - t0 >= 19 / 25  # frame 19 is not delivered before 0.76 s
+    assert got == sorted(got) and got[-1] == 19 and stream.stats["dropped"] > 0
+    assert len(got) + stream.stats["dropped"] == stream.stats["read"] == 20
+
+
 # --- the real front end -----------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def clip(real_video_dir, tmp_path_factory):
@@ -173,7 +197,7 @@ def json_lines(text):
 def test_file_played_as_a_stream(setup, clip, capsys):
     """Rolling answers at 10, 20, 30 silhouettes; the last one (all 30 frames, as the
     enrolment) finds the enrolled walker at distance ~0; the end of the file is a clean stop."""
-    assert watch(setup, clip[0], "--json", "--window", "100", "--threshold", "0.001") == 0
+    assert watch(setup, clip[0], "--json", "--window", "100", "--update-every", "10", "--threshold", "0.001") == 0
     events = json_lines(capsys.readouterr().out)
     assert events[0]["event"] == "start" and events[0]["kind"] == "file" and events[0]["subjects"] == 2
     answers = {}

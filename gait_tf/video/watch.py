@@ -42,8 +42,9 @@ from gait_tf.video.pipeline import MIN_FRAMES
 
 #: default number of recent frames kept per track (and embedded): 2 s at 30 fps
 WINDOW = 60
-#: default number of new silhouettes between two answers for a track
-UPDATE_EVERY = 10
+#: default number of new silhouettes between two answers for a track (1 s at 30 fps: an answer
+#: embeds the whole window, the costliest step after the front end)
+UPDATE_EVERY = 30
 
 
 @dataclasses.dataclass
