@@ -291,6 +291,26 @@ class PersonTracker:
             return f"too small (median height {track.height:.0f} px < {self.min_track_height:.0f})"
         return None
 
+    # --- endless streams -------------------------------------------------------------------
+    def prune(self, keep_last) -> list:
+        """Bound the memory of an endless stream: keep only the last ``keep_last``
+        observations of each active track (what :meth:`update` and :meth:`rejection` look
+        at then), and hand back - and forget - the tracks that have ended."""
+        keep_last = int(keep_last)
+        if keep_last < max(1, self.min_track_frames):
+            raise ValueError(f"keep_last must be >= min_track_frames ({self.min_track_frames}), got {keep_last}")
+        for t in self.active:
+            del t.observations[:-keep_last]
+        ended, self.ended = self.ended, []
+        return ended
+
+    def end_all(self):
+        """End every active track (the video broke off: nobody can be followed across the
+        gap); the next :meth:`update` runs the finder."""
+        self.ended.extend(self.active)
+        self.active = []
+        self._last_detect = None
+
     def finish(self) -> list:
         """All tracks (ended and active) that are walking people, by id (see :meth:`rejection`):
         at least ``min_track_frames`` observations, a mean person score of at least

@@ -88,12 +88,7 @@ class PersonSequence:
         return seq, np.asarray(kept, np.int64)
 
     def _crop_frame(self, i, pad=4) -> np.ndarray:
-        """The mask of observation ``i`` on a small canvas (pretreatment crops rows and
-        re-centres columns itself, so the full frame is not needed)."""
-        (x0, y0, x1, y1), m = self.crops[i]
-        out = np.zeros((m.shape[0] + 2 * pad, m.shape[1] + 2 * pad), np.uint8)
-        out[pad:pad + m.shape[0], pad:pad + m.shape[1]][m] = 255
-        return out
+        return mask_canvas(self.crops[i][1], pad)
 
     def summary(self) -> dict:
         return {"track_id": self.track_id, "first_frame": int(self.frames[0]), "last_frame": int(self.frames[-1]),
@@ -125,6 +120,14 @@ class PeopleResult:
     def largest(self) -> PersonSequence:
         """The track with the largest total mask area (biggest and longest visible)."""
         return max(self.people, key=lambda p: (float(p.areas.sum()), -p.track_id))
+
+
+def mask_canvas(mask, pad=4) -> np.ndarray:
+    """A person's cropped ``bool [h, w]`` mask on a small ``uint8`` canvas (0 / 255) for
+    pretreatment (it crops rows and re-centres columns itself: the full frame is not needed)."""
+    out = np.zeros((mask.shape[0] + 2 * pad, mask.shape[1] + 2 * pad), np.uint8)
+    out[pad:pad + mask.shape[0], pad:pad + mask.shape[1]][mask] = 255
+    return out
 
 
 def default_tracker(detector="hog+blazepose", min_height=80.0, num_threads=2, **tracker_kwargs):
