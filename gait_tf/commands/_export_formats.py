@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+from gait_tf.argtypes import positive_float, positive_int, probability
+
 #: SavedModel-only options and their defaults: refused with another format
 _SAVEDMODEL_ONLY = {"version": None, "device": "cpu", "mixed_precision": False, "xla": False, "no_warmup": False,
                     "no_config": False}
@@ -19,11 +21,11 @@ def add_format_arguments(p):
                    help="litert: float32 (default) or int8 (post-training, calibrated on representative inputs)")
     p.add_argument("--calibration-data", default=None, metavar="FILE",
                    help="int8: .npy/.npz of model inputs [N, frames, H, W, C] (default: synthetic walkers)")
-    p.add_argument("--calibration-sequences", type=int, default=32,
+    p.add_argument("--calibration-sequences", type=positive_int, default=32,
                    help="int8: synthetic calibration sequences when no --calibration-data (default 32)")
-    p.add_argument("--atol", type=float, default=1e-4,
+    p.add_argument("--atol", type=positive_float, default=1e-4,
                    help="onnx / litert float32: largest accepted |difference| to TensorFlow (default 1e-4)")
-    p.add_argument("--min-cosine", type=float, default=0.99,
+    p.add_argument("--min-cosine", type=probability, default=0.99,
                    help="litert int8: smallest accepted cosine similarity of the embeddings to TensorFlow's")
 
 
