@@ -228,7 +228,7 @@ def main(argv=None):
     if START in text and END in text:
         text = text[:text.index(START)] + block + text[text.index(END) + len(END):]
     else:
-        text = text.rstrip() + "\n\n## Real footage\n\n" + block + "\n"
+        text = text.rstrip() + "\n\n<!-- keep -->\n## Real footage\n\n" + block + "\n"
     md.write_text(text, encoding="utf-8")
     print(f"wrote {args.json}, {md}")
     return results

@@ -88,6 +88,17 @@ def _row(name, result, extra=None):
     return row
 
 
+def _kept_sections(path):
+    """What other scripts own in the results page (from the first ``<!-- keep -->`` heading on,
+    e.g. ``scripts/real_eval.py``'s real-footage section), kept when the table is rewritten."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError:
+        return ""
+    i = text.find("<!-- keep -->")
+    return "\n\n" + text[i:].rstrip() + "\n" if i >= 0 else ""
+
+
 def format_markdown(rows, settings):
     lines = [
         "# Results on the synthetic CASIA-B-like set",
@@ -197,7 +208,7 @@ def main(argv=None):
     def publish():
         finished = {r["model"] for r in done}
         ordered = [rows[0]] + _ordered([r for r, _ in kept if r["model"] not in finished] + done)
-        markdown = format_markdown(ordered, settings)
+        markdown = format_markdown(ordered, settings) + _kept_sections(args.markdown)
         with atomic_write(args.markdown, "w", encoding="utf-8") as fh:
             fh.write(markdown)
         write_json(args.json, {"settings": settings, "rows": ordered, "results": results}, default=str)
