@@ -22,7 +22,9 @@ IGNORED_SUFFIXES = ("num_batches_tracked",)
 IGNORED_PREFIXES = ("loss_aggregator.",)
 
 #: model name -> module in gait_tf.convert with a ``plan(model) -> list[Entry]`` function
-CONVERTERS = {"gaitset": "gaitset", "gaitpart": "gaitpart", "gln": "gln", "gaitgl": "gaitgl", "hstl": "hstl", "local3d": "local3d"}
+CONVERTERS = {"gaitset": "gaitset", "gaitpart": "gaitpart", "gln": "gln", "gaitgl": "gaitgl", "hstl": "hstl",
+              "local3d": "local3d", "gaitbase": "gaitbase", "deepgaitv2": "deepgaitv2",
+              "skeletongait": "deepgaitv2", "skeletongait_pp": "skeletongait_pp", "gaitedge": "gaitedge"}
 
 
 @dataclasses.dataclass
