@@ -164,7 +164,6 @@ def main(argv=None):
     from gait_tf.evaluation.embed import embed_dataset
     from gait_tf.train.checkpoints import export_keras
     from gait_tf.train.config import load_config
-    from gait_tf.train.gaitnet import load_rgb_config
     from gait_tf.train.rgb import RGBWalkers, walker_embeddings
     from gait_tf.train.trainer import Trainer
     from gait_tf.utils import atomic_write, write_json
@@ -216,7 +215,7 @@ def main(argv=None):
             "train.progress=false",
         ]
         # RGB models (GaitNet, seg3d): the same trainer on RGB crops of the same walkers
-        cfg = load_rgb_config(recipe, overrides) if rgb else load_config(recipe, overrides)
+        cfg = load_config(recipe, overrides)
         cfg["data"]["synthetic"] = (_rgb_opts if rgb else _synth_opts)(args.train_subjects, args)
         keras.backend.clear_session()
         workdir = args.workdir / name

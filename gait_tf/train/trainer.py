@@ -147,14 +147,14 @@ class Trainer:
         if spec.input_kind not in ("silhouette", "rgb_sequence"):
             raise ModelError(f"model {spec.name!r} takes {spec.input_kind!r} input; the trainer feeds "
                              "silhouettes or RGB sequences")
-        # GaitNet computes its own losses from pairs of clips (gait_tf.train.gaitnet)
+        # a model with its own objective (e.g. GaitNet's losses on pairs of clips) names it in
+        # its registry spec; the others train with the generic ``losses:`` list
         self.model_loss = None
-        if spec.name == "gaitnet":
-            from gait_tf.train.gaitnet import GaitNetLoss
-
-            self.model_loss = GaitNetLoss(cfg.get("gaitnet"))
-        self.source = source or build_source(cfg["data"], seed, self.workdir, spec,
-                                             pairs=self.model_loss is not None)
+        if spec.loss is not None:
+            section = getattr(spec.loss, "section", None)
+            self.model_loss = spec.loss(cfg.get(section) if section else None, cfg["losses"])
+        batch_kind = getattr(self.model_loss, "batch", "pk")
+        self.source = source or build_source(cfg["data"], seed, self.workdir, spec, pairs=batch_kind == "pairs")
         self.loss_fn = build_loss(cfg["losses"]) if self.model_loss is None else None
 
         with self.strategy.scope():
