@@ -66,7 +66,9 @@ class WalkerSequence:
 
     silhouettes: ``uint8 [T, H, W]`` 0/255; rgb: ``uint8 [T, H, W, 3]`` (None when
     rendered with ``rgb=False``); masks: ``bool [T, H, W]`` (== silhouettes > 0);
-    joints: ``float32 [T, 16, 3]`` (x, y in pixels, visible 0/1) in MPII order.
+    joints: ``float32 [T, 16, 3]`` (x, y in pixels, visible 0/1) in MPII order;
+    keypoints: ``float32 [T, 17, 3]`` COCO-17 (x, y in pixels, score: 0.95 visible, 0.45 hidden),
+    what a COCO pose estimator reports (SkeletonGait's input).
     """
 
     subject: str
@@ -76,6 +78,7 @@ class WalkerSequence:
     masks: np.ndarray
     joints: np.ndarray
     rgb: np.ndarray | None = None
+    keypoints: np.ndarray | None = None
     fps: float = FPS
     meta: dict = field(default_factory=dict)
 
@@ -232,7 +235,7 @@ class WalkerGenerator:
         meta = {"seed": self.seed, "image_size": list(self.image_size), "speed_mps": pose.speed,
                 "cadence": gait.cadence, "background": mode, "joint_names": list(JOINT_NAMES)}
         return WalkerSequence(subject=f"{s:03d}", condition=condition, view=view, silhouettes=sil, masks=masks,
-                              joints=res.joints, rgb=frames, meta=meta)
+                              joints=res.joints, rgb=frames, keypoints=res.keypoints, meta=meta)
 
 
 @functools.lru_cache(maxsize=32)

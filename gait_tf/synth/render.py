@@ -256,6 +256,7 @@ class RenderResult:
     joints: np.ndarray       # float32 [T, 16, 3] (x, y, visible)
     depth: np.ndarray        # float32 [T, P] camera depth of each primitive (m)
     names: list              # primitive names, index i <-> label i + 1
+    keypoints: np.ndarray | None = None  # float32 [T, 17, 3] COCO-17 (x, y, score)
 
 
 def rasterize(prims: list, pose: Pose, cam: Camera, image_size, to_world) -> RenderResult:
@@ -293,7 +294,54 @@ def rasterize(prims: list, pose: Pose, cam: Camera, image_size, to_world) -> Ren
                 own[J[j], k + 1] = True
     visible = inside & own[np.arange(16)[None, :], lab]
     joints = np.concatenate([uv, visible[..., None]], -1).astype(np.float32)
-    return RenderResult(labels=labels, joints=joints, depth=depth.astype(np.float32), names=names)
+    keypoints = coco17_keypoints(pose, cam, to_world, labels, names, joints)
+    return RenderResult(labels=labels, joints=joints, depth=depth.astype(np.float32), names=names,
+                        keypoints=keypoints)
+
+
+#: COCO-17 body keypoints taken from the MPII joints (COCO index -> MPII name)
+_COCO_FROM_MPII = {5: "left_shoulder", 6: "right_shoulder", 7: "left_elbow", 8: "right_elbow", 9: "left_wrist",
+                   10: "right_wrist", 11: "left_hip", 12: "right_hip", 13: "left_knee", 14: "right_knee",
+                   15: "left_ankle", 16: "right_ankle"}
+#: the face keypoints in the head frame (x forward, y left, z up), in units of the head size
+#: (upper neck -> head top) from the head centre: nose, left/right eye, left/right ear
+_FACE = ((0.42, 0.0, -0.08), (0.36, 0.14, 0.06), (0.36, -0.14, 0.06), (0.02, 0.3, 0.0), (0.02, -0.3, 0.0))
+#: scores of the synthetic "detector": visible / hidden (occluded or facing away) keypoints
+SCORE_VISIBLE, SCORE_HIDDEN = 0.95, 0.45
+
+
+def coco17_keypoints(pose: Pose, cam: Camera, to_world, labels, names, joints) -> np.ndarray:
+    """COCO-17 keypoints ``float32 [T, 17, 3]`` (x, y pixels, score), as a pose estimator would
+    report them: the 12 limb joints are the MPII ones (score :data:`SCORE_VISIBLE` when visible,
+    :data:`SCORE_HIDDEN` when occluded); nose, eyes and ears are placed on the head
+    (:data:`_FACE`) and count as visible when they face the camera and are not covered."""
+    n = len(pose.joints)
+    h, w = labels.shape[1:]
+    out = np.zeros((n, 17, 3), np.float32)
+    for c, name in _COCO_FROM_MPII.items():
+        j = joints[:, J[name]]
+        out[:, c, :2] = j[:, :2]
+        out[:, c, 2] = np.where(j[:, 2] > 0, SCORE_VISIBLE, SCORE_HIDDEN)
+    head = pose.frames["head"]                                              # [T, 3, 3]
+    size = np.linalg.norm(pose.joints[:, J["head_top"]] - pose.joints[:, J["upper_neck"]], axis=-1)[:, None]
+    centre = pose.extra["head_centre"]
+    own = np.array([name in ("head", "hair") for name in names])
+    rot = to_world(np.eye(3)[None], rotation=True)[0]                      # walk -> world rotation
+    for c, offset in enumerate(_FACE):
+        local = np.einsum("tij,j->ti", head, np.asarray(offset)) * size        # [T, 3]
+        point = centre + local
+        uv, z = cam.project(to_world(point))
+        normal = local @ rot.T                                               # outward, world frame
+        towards = cam.position - to_world(point)
+        facing = np.einsum("ti,ti->t", normal, towards) > 0
+        xi, yi = np.round(uv[:, 0]).astype(np.int64), np.round(uv[:, 1]).astype(np.int64)
+        inside = (xi >= 0) & (xi < w) & (yi >= 0) & (yi < h) & (z >= _NEAR)
+        lab = labels[np.arange(n), np.clip(yi, 0, h - 1), np.clip(xi, 0, w - 1)]
+        on_head = np.where(lab > 0, own[np.maximum(lab, 1) - 1], False)
+        out[:, c, :2] = uv
+        out[:, c, 2] = np.where(inside & facing & on_head, SCORE_VISIBLE, SCORE_HIDDEN)
+    return out
+
 
 
 # ----------------------------------------------------------------------------- colour

@@ -62,7 +62,7 @@ from gait_tf.models.blocks.convolution import (
     conv3d_by_frames,
     torch_conv2d,
 )
-from gait_tf.models.blocks.frames import FoldFrames, RepeatShortSequence, SetPooling, UnfoldFrames
+from gait_tf.models.blocks.frames import ChannelSlice, FoldFrames, RepeatShortSequence, SetPooling, UnfoldFrames
 from gait_tf.models.blocks.heads import SeparateBNNecks, SeparateFCs
 from gait_tf.models.blocks.pooling import GeMHPP, HorizontalPoolingPyramid, gem
 from gait_tf.models.blocks.residual import (
@@ -84,6 +84,7 @@ __all__ = [
     "UnfoldFrames",
     "SetPooling",
     "RepeatShortSequence",
+    "ChannelSlice",
     "HorizontalPoolingPyramid",
     "GeMHPP",
     "gem",

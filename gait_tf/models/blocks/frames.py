@@ -80,3 +80,22 @@ class RepeatShortSequence(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "min_frames": self.min_frames}
+
+
+@_serializable
+class ChannelSlice(keras.layers.Layer):
+    """``[..., C] -> [..., stop - start]``: channels ``start:stop`` (e.g. the skeleton maps and the
+    silhouette of SkeletonGait++'s 3-channel input)."""
+
+    def __init__(self, start, stop, **kwargs):
+        super().__init__(**kwargs)
+        self.start, self.stop = int(start), int(stop)
+
+    def call(self, x):
+        return x[..., self.start:self.stop]
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.stop - self.start,)
+
+    def get_config(self):
+        return {**super().get_config(), "start": self.start, "stop": self.stop}
