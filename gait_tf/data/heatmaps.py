@@ -37,7 +37,9 @@ for rare one-level differences where a value falls on a quantisation boundary
 
 Functions: :func:`skeleton_maps` (``[T, 17, 3] -> [T, 64, 44, 2]``),
 :func:`skeleton_maps_batch` (``[B, T, 17, 3] -> [B, T, 64, 44, 2]``),
-:func:`skeleton_maps_uint8` (OpenGait's stored ``uint8 [T, 2, 64, 64]``); the Keras layer
+:func:`skeleton_maps_uint8` (OpenGait's stored ``uint8 [T, 2, 64, 64]``), and the two halves
+:func:`canvas_keypoints` (per sequence) and :func:`render_canvas_keypoints` (per frame) for
+bulk rendering; the Keras layer
 :class:`gait_tf.models.skeletongait.SkeletonMaps` wraps the batch version for models and
 serving signatures.
 """
@@ -304,8 +306,9 @@ def _check_keypoints(kp):
     return tf.cast(kp, tf.float64)
 
 
-def skeleton_maps_levels(keypoints, sigma=8.0, canvas=128, size=64, pad_missing=True, use_score=True):
-    """``[B, T, 17, 3]`` keypoints -> uint8 levels (float64) ``[B, T, size, size, 2]`` (limbs, joints)."""
+def canvas_keypoints(keypoints, canvas=128, pad_missing=True, use_score=True):
+    """Steps 1-2 per sequence: ``[B, T, 17, 3]`` keypoints -> ``[B, T, 17, 3]`` (x, y on the
+    canvas, drawing amplitude: the score, or 1 without ``use_score``)."""
     tf = _tf()
     kp = _check_keypoints(keypoints)
     shape = tf.shape(kp)
@@ -315,10 +318,25 @@ def skeleton_maps_levels(keypoints, sigma=8.0, canvas=128, size=64, pad_missing=
         xy = pad_missing_keypoints(xy)
     xy = normalise_keypoints(tf.reshape(xy, [b, t, 17, 2]), canvas)
     score = kp[..., 2] if use_score else tf.ones_like(kp[..., 2])
-    limbs, joints = draw_maps(tf.reshape(xy, [-1, 17, 2]), tf.reshape(score, [-1, 17]), sigma, canvas)
-    maps = [align(quantise(m), size) for m in (limbs, joints)]
-    out = tf.stack(maps, axis=-1)  # [B*T, size, size, 2]
-    return tf.reshape(out, [b, t, size, size, 2])
+    return tf.concat([xy, score[..., None]], axis=-1)
+
+
+def render_canvas_keypoints(points, sigma=8.0, canvas=128, size=64):
+    """Steps 3-5 per frame: ``[N, 17, 3]`` canvas keypoints (x, y, amplitude) -> uint8 levels
+    (float64) ``[N, size, size, 2]`` (limb map, joint map). Frames are independent, so any
+    batch of frames works (e.g. fixed-size chunks under XLA)."""
+    tf = _tf()
+    limbs, joints = draw_maps(points[..., :2], points[..., 2], sigma, canvas)
+    return tf.stack([align(quantise(m), size) for m in (limbs, joints)], axis=-1)
+
+
+def skeleton_maps_levels(keypoints, sigma=8.0, canvas=128, size=64, pad_missing=True, use_score=True):
+    """``[B, T, 17, 3]`` keypoints -> uint8 levels (float64) ``[B, T, size, size, 2]`` (limbs, joints)."""
+    tf = _tf()
+    pts = canvas_keypoints(keypoints, canvas, pad_missing, use_score)
+    shape = tf.shape(pts)
+    out = render_canvas_keypoints(tf.reshape(pts, [-1, 17, 3]), sigma, canvas, size)
+    return tf.reshape(out, [shape[0], shape[1], size, size, 2])
 
 
 def skeleton_maps_batch(keypoints, sigma=8.0, canvas=128, size=64, cut=10, pad_missing=True, use_score=True):

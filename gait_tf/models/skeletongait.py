@@ -135,9 +135,10 @@ def skeletongait_pp(layers=(1, 4, 4, 1), width=2, class_num=3000, use_emb2=False
     """SkeletonGait++: ``[B, T, 64, 44, 3]`` (limb map, joint map, silhouette) ->
     ``{"embeddings": [B, 16, 128 width], "logits": [B, 16, class_num]}``. ``layers`` and
     ``width`` are OpenGait's ``Backbone.blocks`` and ``Backbone.C`` (stage widths
-    ``32, 64, 128, 256`` times ``width``)."""
+    ``32, 64, 128, 256`` times ``width``; a fraction gives a narrower model). The fusion's
+    hidden width is ``int(32 width / squeeze_ratio)``, as OpenGait."""
     layers = tuple(int(b) for b in layers)
-    c = [32 * int(width), 64 * int(width), 128 * int(width), 256 * int(width)]
+    c = [int(32 * width), int(64 * width), int(128 * width), int(256 * width)]
     check_widths(name, layers, c)
     h, w = (int(v) for v in input_hw)
     inp = keras.Input(shape=(None, h, w, 3), name="skeleton_silhouette")

@@ -69,33 +69,74 @@ def crop_person(rgb, mask, out_hw):
     return out_rgb, out_mask
 
 
+def crop_box(rgb, mask, out_hw):
+    """Person boxes resized to ``out_hw`` (not aspect-preserving), as CASIA-B*'s crops that
+    GaitEdge reads, with each box's width / height ratio.
+
+    Args:
+        rgb: ``uint8 [T, H, W, 3]``; mask: ``bool/uint8 [T, H, W]``; out_hw: ``(h, w)``.
+    Returns:
+        ``(rgb uint8 [T, h, w, 3], mask uint8 [T, h, w] 0/1, ratios float32 [T])``; frames
+        without a person are all zero with ratio 0.5.
+    """
+    import cv2
+
+    h, w = (int(v) for v in out_hw)
+    t = len(rgb)
+    out_rgb = np.zeros((t, h, w, 3), np.uint8)
+    out_mask = np.zeros((t, h, w), np.uint8)
+    ratios = np.full(t, 0.5, np.float32)
+    for i in range(t):
+        m = np.asarray(mask[i]) > 0
+        rows, cols = np.flatnonzero(m.any(axis=1)), np.flatnonzero(m.any(axis=0))
+        if rows.size == 0:
+            continue
+        y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+        out_rgb[i] = cv2.resize(rgb[i][y0:y1, x0:x1], (w, h), interpolation=cv2.INTER_LINEAR)
+        box = cv2.resize(m[y0:y1, x0:x1].astype(np.uint8) * 255, (w, h), interpolation=cv2.INTER_LINEAR)
+        out_mask[i] = box >= 128
+        ratios[i] = (x1 - x0) / float(y1 - y0)
+    return out_rgb, out_mask, ratios
+
+
 class RGBWalkers:
-    """Synthetic RGB walkers (``gait_tf.synth``) as person-centred crops, kept in memory.
+    """Synthetic RGB walkers (``gait_tf.synth``) as person crops, kept in memory.
 
     ``sequences[(subject, condition, view)] = (rgb uint8 [T, h, w, 3], mask uint8 [T, h, w])``.
+    ``crop="centred"``: the person scaled to the crop height and centred on the mask
+    (:func:`crop_person`); ``crop="box"``: the person's box resized to the crop
+    (:func:`crop_box`), with ``ratios[key]`` float32 ``[T]`` (box width / height).
     Rendering is cached in ``cache_dir`` (an ``.npz`` per option set) when given.
     """
 
     def __init__(self, subjects="1-8", conditions="nm-01,nm-02,bg-01,cl-01", views="090", seed=0,
-                 image_size=(120, 160), n_frames=30, background="moving", out_hw=(64, 32), cache_dir=None):
+                 image_size=(120, 160), n_frames=30, background="moving", out_hw=(64, 32), cache_dir=None,
+                 crop="centred"):
         from gait_tf.synth.dataset import parse_conditions, parse_image_size, parse_subjects, parse_views
 
         self.out_hw = tuple(int(v) for v in out_hw)
+        if crop not in ("centred", "box"):
+            raise ConfigError(f"RGBWalkers crop {crop!r}: expected 'centred' or 'box'")
+        self.crop = crop
         subj = parse_subjects(subjects)
         conds = parse_conditions(conditions)
         views = parse_views(views)
         opts = {"subjects": [int(s) for s in subj], "conditions": list(conds), "views": [str(v) for v in views],
                 "seed": int(seed), "image_size": list(parse_image_size(image_size)), "n_frames": n_frames,
                 "background": background, "out_hw": list(self.out_hw)}
+        if crop != "centred":  # the cache key of the centred crops stays what it was
+            opts["crop"] = crop
         self.options = opts
         key = hashlib.sha1(json.dumps(opts, sort_keys=True).encode()).hexdigest()[:10]
         path = Path(cache_dir) / f"rgb-walkers-{key}.npz" if cache_dir else None
-        self.sequences = {}
+        self.sequences, self.ratios = {}, {}
         if path is not None and path.is_file():
             with np.load(path, allow_pickle=False) as z:
                 names = json.loads(str(z["index"]))
                 for i, name in enumerate(names):
                     self.sequences[tuple(name)] = (z[f"rgb{i}"], z[f"mask{i}"])
+                    if f"ratios{i}" in z:
+                        self.ratios[tuple(name)] = z[f"ratios{i}"]
         else:
             from gait_tf.synth import WalkerGenerator
 
@@ -104,14 +145,20 @@ class RGBWalkers:
                 for c in conds:
                     for v in views:
                         seq = gen.sequence(subject=s, condition=c, view=v, n_frames=n_frames)
-                        self.sequences[(f"{s:03d}", c, f"{int(v):03d}")] = crop_person(seq.rgb, seq.masks,
-                                                                                       self.out_hw)
+                        key = (f"{s:03d}", c, f"{int(v):03d}")
+                        if crop == "box":
+                            rgb, mask, self.ratios[key] = crop_box(seq.rgb, seq.masks, self.out_hw)
+                            self.sequences[key] = (rgb, mask)
+                        else:
+                            self.sequences[key] = crop_person(seq.rgb, seq.masks, self.out_hw)
             if path is not None:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 keys = sorted(self.sequences)
                 arrays = {"index": json.dumps([list(k) for k in keys])}
                 for i, k in enumerate(keys):
                     arrays[f"rgb{i}"], arrays[f"mask{i}"] = self.sequences[k]
+                    if k in self.ratios:
+                        arrays[f"ratios{i}"] = self.ratios[k]
                 with atomic_write(path, "wb") as fh:
                     np.savez_compressed(fh, **arrays)
         if not self.sequences:
@@ -126,7 +173,7 @@ class RGBWalkers:
         return len(self.subjects)
 
     @classmethod
-    def from_config(cls, synthetic, out_hw, cache_dir=None):
+    def from_config(cls, synthetic, out_hw, cache_dir=None, crop="centred"):
         """From a ``data.synthetic`` mapping (keys: :data:`SYNTH_DEFAULTS`)."""
         opts = dict(SYNTH_DEFAULTS)
         for key in synthetic or {}:
@@ -134,7 +181,7 @@ class RGBWalkers:
                 raise ConfigError(f"unknown config key 'data.synthetic.{key}'; known: {sorted(SYNTH_DEFAULTS)}")
         opts.update(synthetic or {})
         root = opts.pop("root")
-        return cls(out_hw=out_hw, cache_dir=root or cache_dir, **opts)
+        return cls(out_hw=out_hw, cache_dir=root or cache_dir, crop=crop, **opts)
 
     # ------------------------------------------------------------------ sampling
     @staticmethod
@@ -154,10 +201,11 @@ class RGBWalkers:
         x = rgb.astype(np.float32) / 255.0
         return (x * m if masked else x), m
 
-    def pk_batch(self, rng, p, k, frames, masked=True):
-        """``(frames float32 [P*K, frames, h, w, 3], masks [P*K, frames, h, w, 1], labels int32 [P*K])``."""
+    def pk_batch(self, rng, p, k, frames, masked=True, with_ratios=False):
+        """``(frames float32 [P*K, frames, h, w, 3], masks [P*K, frames, h, w, 1], labels int32 [P*K])``
+        (and ``ratios float32 [P*K, frames]`` with ``with_ratios``, box crops only)."""
         self.check_p(p)
-        xs, ms, ys = [], [], []
+        xs, ms, rs, ys = [], [], [], []
         for s in rng.choice(self.subjects, size=p, replace=False):
             keys = [key for key in self.sequences if key[0] == s]
             for j in rng.choice(len(keys), size=k, replace=len(keys) < k):
@@ -165,7 +213,11 @@ class RGBWalkers:
                 x, m = self.frames_of(keys[j], masked)
                 xs.append(x[idx])
                 ms.append(m[idx])
+                if with_ratios:
+                    rs.append(self.ratios[keys[j]][idx])
                 ys.append(self.label_of[s])
+        if with_ratios:
+            return np.stack(xs), np.stack(ms), np.asarray(ys, np.int32), np.stack(rs)
         return np.stack(xs), np.stack(ms), np.asarray(ys, np.int32)
 
     def check_p(self, p):
@@ -198,7 +250,9 @@ class RGBSource:
 
     ``kind``: ``"pk"`` or ``"pairs"``. ``mask_input``: feed ``{"frames", "mask"}`` with
     unmasked frames (models with a mask input, e.g. seg3d) instead of masked frames; set by
-    :meth:`bind` from the model.
+    :meth:`bind` from the model. Over box crops (GaitEdge) the batches are always
+    ``{"frames" (unmasked), "ratios", "mask"}``: the model's objective needs the mask even when
+    the model does not take it.
     """
 
     def __init__(self, walkers, p, k, frames, seed=0, kind="pk", mask_input=False):
@@ -215,21 +269,30 @@ class RGBSource:
         self.fingerprint = hashlib.sha1(json.dumps(walkers.options, sort_keys=True).encode()).hexdigest()[:12]
 
     @classmethod
-    def from_config(cls, data_cfg, seed, workdir, input_hw, kind="pk"):
-        walkers = RGBWalkers.from_config(data_cfg["synthetic"], input_hw, cache_dir=Path(workdir) / "synthetic")
+    def from_config(cls, data_cfg, seed, workdir, input_hw, kind="pk", crop="centred"):
+        walkers = RGBWalkers.from_config(data_cfg["synthetic"], input_hw, cache_dir=Path(workdir) / "synthetic",
+                                         crop=crop)
         return cls(walkers, data_cfg["p"], data_cfg["k"], data_cfg["frames"], seed, kind=kind)
+
+    @property
+    def boxes(self):
+        return self.walkers.crop == "box"
 
     def bind(self, model):
         """Feed frames + mask when ``model`` takes a dict input with a ``mask``."""
         self.mask_input = self.kind == "pk" and _takes_mask(model)
+        self.model_inputs = _input_names(model)
 
     def example(self, batch=1):
         """A zero model input of the training clip shape (to build the model's variables)."""
         h, w = self.walkers.out_hw
         x = np.zeros((batch, self.frames, h, w, 3), np.float32)
-        if self.mask_input:
-            return {"frames": x, "mask": np.zeros((batch, self.frames, h, w, 1), np.float32)}
-        return x
+        feed = {"frames": x, "mask": np.zeros((batch, self.frames, h, w, 1), np.float32),
+                "ratios": np.full((batch, self.frames), 0.5, np.float32)}
+        names = getattr(self, "model_inputs", None)
+        if names is not None:
+            return {k: v for k, v in feed.items() if k in names}
+        return {"frames": x, "mask": feed["mask"]} if self.mask_input else x
 
     def state(self, batch):
         return {"source": "rgb_walkers", "kind": self.kind, "seed": self.seed, "batch": int(batch),
@@ -252,6 +315,9 @@ class RGBSource:
             xa, xb, y = self.walkers.pair_batch(rng, self.p * self.k, self.frames)
             t1 = rng.integers(0, self.frames, size=len(y)).astype(np.int32)
             return {"xa": xa, "xb": xb, "t1": t1}, y
+        if self.boxes:
+            x, m, y, r = self.walkers.pk_batch(rng, self.p, self.k, self.frames, masked=False, with_ratios=True)
+            return {"frames": x, "ratios": r, "mask": m}, y
         x, m, y = self.walkers.pk_batch(rng, self.p, self.k, self.frames, masked=not self.mask_input)
         return ({"frames": x, "mask": m} if self.mask_input else x), y
 
@@ -279,17 +345,34 @@ class RGBSource:
 
 def embed_sequences(model, walkers, keys, masked=True, batch=8):
     """``float32 [N, P*D]`` embeddings of the whole sequences ``keys`` (batches of equal length)."""
-    mask_input = _takes_mask(model)
+    names = _input_names(model)
+    mask_input = names is not None and "mask" in names
+    boxes = getattr(walkers, "crop", "centred") == "box"
     out = []
     for i in range(0, len(keys), batch):
         chunk = keys[i:i + batch]
         t = min(len(walkers.sequences[k][0]) for k in chunk)
-        xs, ms = zip(*(walkers.frames_of(k, masked=masked and not mask_input) for k in chunk))
+        xs, ms = zip(*(walkers.frames_of(k, masked=masked and not mask_input and not boxes) for k in chunk))
         x = np.stack([v[:t] for v in xs])
-        feed = {"frames": x, "mask": np.stack([v[:t] for v in ms])} if mask_input else x
+        if names is None:
+            feed = x
+        else:
+            every = {"frames": x, "mask": np.stack([v[:t] for v in ms])}
+            if boxes:
+                every["ratios"] = np.stack([walkers.ratios[k][:t] for k in chunk])
+            feed = {k: v for k, v in every.items() if k in names}
         emb = np.asarray(model(feed, training=False)["embeddings"])
         out.append(emb.reshape(len(chunk), -1))
     return np.concatenate(out)
+
+
+def _input_names(model):
+    """The input names of a functional model with a dict input (None for a single input)."""
+    try:
+        inp = model.input
+    except (AttributeError, ValueError):
+        return None
+    return set(inp) if isinstance(inp, dict) else None
 
 
 def _takes_mask(model):
@@ -363,8 +446,9 @@ def main(argv=None):
             opts = dict(SYNTH_DEFAULTS, **(cfg["data"]["synthetic"] or {}))
             opts["subjects"] = args.eval_subjects
             root = opts.pop("root")
-            test = RGBWalkers(out_hw=models.get_spec(cfg["model"]["name"]).input_hw,
-                              cache_dir=root or workdir / "synthetic", **opts)
+            spec = models.get_spec(cfg["model"]["name"])
+            test = RGBWalkers(out_hw=spec.input_hw, cache_dir=root or workdir / "synthetic",
+                              crop="box" if spec.input_kind == "rgb_crops" else "centred", **opts)
             gallery = min(test.conditions, key=lambda c: (not c.startswith("nm"), c))
             acc, n = rank1(trainer.model, test, gallery_conditions=[gallery])
             summary["rank1"] = {"subjects": args.eval_subjects, "gallery": gallery, "probes": n,
