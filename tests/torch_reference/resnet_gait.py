@@ -218,10 +218,11 @@ class AttentionFusion(nn.Module):
 
 
 class SkeletonGaitPP(_ResNetLayers):
-    def __init__(self, blocks=(1, 4, 4, 1), C=2, class_num=3000, use_emb2=False):
+    def __init__(self, blocks=(1, 4, 4, 1), C=2, class_num=3000, use_emb2=False, squeeze_ratio=16):
         super().__init__()
         self.use_emb2 = use_emb2
-        self.inplanes = 32 * C
+        C1, C2, C4, C8 = (int(32 * C * m) for m in (1, 2, 4, 8))
+        self.inplanes = C1
 
         def stem(cin):
             return SetBlockWrapper(nn.Sequential(conv3x3(cin, self.inplanes), nn.BatchNorm2d(self.inplanes),
@@ -229,14 +230,14 @@ class SkeletonGaitPP(_ResNetLayers):
 
         self.sil_layer0 = stem(1)
         self.map_layer0 = stem(2)
-        self.sil_layer1 = SetBlockWrapper(self.make_layer(BasicBlock, 32 * C, [1, 1], blocks[0], "2d"))
+        self.sil_layer1 = SetBlockWrapper(self.make_layer(BasicBlock, C1, [1, 1], blocks[0], "2d"))
         self.map_layer1 = copy.deepcopy(self.sil_layer1)
-        self.fusion = AttentionFusion(32 * C)
-        self.layer2 = self.make_layer(BasicBlockP3D, 64 * C, [2, 2], blocks[1], "p3d")
-        self.layer3 = self.make_layer(BasicBlockP3D, 128 * C, [2, 2], blocks[2], "p3d")
-        self.layer4 = self.make_layer(BasicBlockP3D, 256 * C, [1, 1], blocks[3], "p3d")
-        self.FCs = SeparateFCs(16, 256 * C, 128 * C)
-        self.BNNecks = SeparateBNNecks(16, 128 * C, class_num)
+        self.fusion = AttentionFusion(C1, squeeze_ratio)
+        self.layer2 = self.make_layer(BasicBlockP3D, C2, [2, 2], blocks[1], "p3d")
+        self.layer3 = self.make_layer(BasicBlockP3D, C4, [2, 2], blocks[2], "p3d")
+        self.layer4 = self.make_layer(BasicBlockP3D, C8, [1, 1], blocks[3], "p3d")
+        self.FCs = SeparateFCs(16, C8, C4)
+        self.BNNecks = SeparateBNNecks(16, C4, class_num)
 
     def forward(self, x):  # [n, s, 3, h, w]: limb map, joint map, silhouette
         x = x.transpose(1, 2).contiguous()
