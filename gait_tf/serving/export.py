@@ -68,6 +68,10 @@ def _dummy_input(input_kind: str, input_hw, channels: int):
         return np.zeros((1, 2, 17, 17, 32), np.float32)
     if input_kind == "image":
         return np.zeros((1, 299, 299, 3), np.float32)
+    if input_kind in ("skeleton_maps", "skeleton_silhouette"):
+        return np.zeros((1, 2, h, w, channels), np.float32)
+    if input_kind == "rgb_crops":
+        return {"frames": np.zeros((1, 2, h, w, 3), np.float32), "ratios": np.full((1, 2), 0.5, np.float32)}
     raise ServingError(f"unknown input kind {input_kind!r}")
 
 
