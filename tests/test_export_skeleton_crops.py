@@ -83,7 +83,8 @@ def test_skeleton_silhouette_signatures(skeleton_exports):
 
 def test_gaitedge_signature_takes_crops_and_ratios(tmp_path):
     model = models.create("gaitedge", **EDGE)
-    result = ex.export_model(model, tmp_path / "gaitedge", model_name="gaitedge", input_hw=(64, 64))
+    # the crop size comes from the model (64 x 64 here), not the registry's default (128 x 128)
+    result = ex.export_model(model, tmp_path / "gaitedge", model_name="gaitedge")
     assert set(result.signatures) == {"serving_default"}
     default = cli_block(saved_model_cli_show(result.path), "serving_default")
     assert "inputs['frames']" in default and "inputs['ratios']" in default

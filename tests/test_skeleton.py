@@ -83,6 +83,14 @@ def test_renderer_pieces():
         heatmaps.skeleton_maps_batch(np.zeros((1, 2, 18, 3), np.float32))
 
 
+def test_renderer_in_tf_data():
+    """The renderer is plain TF ops: it runs inside a tf.data map (graph mode) as eagerly."""
+    kp = np.stack([_pose(5, seed=s) for s in (4, 5)]).astype(np.float32)
+    eager = heatmaps.skeleton_maps_batch(kp).numpy()
+    ds = tf.data.Dataset.from_tensor_slices(kp).map(heatmaps.skeleton_maps).batch(2)
+    np.testing.assert_array_equal(next(iter(ds)).numpy(), eager)
+
+
 def test_skeleton_maps_layer_round_trip(tmp_path):
     inp = keras.Input((None, 17, 3), name="keypoints")
     out = SkeletonMaps(name="maps")(inp)

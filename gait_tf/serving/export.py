@@ -172,6 +172,21 @@ def load_model_for_export(name: str, weights=None, *, preset=None, random_init: 
     return model
 
 
+def _model_input_hw(model):
+    """``(H, W)`` of a functional model's (first) sequence input when static, e.g. a GLN built at
+    128 x 88 or a GaitEdge at 64 x 64; None otherwise (subclassed models, images)."""
+    try:
+        inp = model.input
+    except (AttributeError, ValueError):
+        return None
+    if isinstance(inp, dict):
+        inp = inp.get("frames", next(iter(inp.values())))
+    shape = getattr(inp, "shape", None)
+    if shape is None or len(shape) != 5 or shape[2] is None or shape[3] is None:
+        return None
+    return int(shape[2]), int(shape[3])
+
+
 # --------------------------------------------------------------------------- inspection
 
 def next_version(base_dir) -> int:
@@ -332,7 +347,7 @@ def export_model(model, out_dir, *, model_name: str | None = None, input_kind: s
     input_kind = input_kind or (spec.input_kind if spec else None)
     if input_kind is None:
         raise ServingError("export_model needs model_name (a registry name) or input_kind")
-    input_hw = tuple(input_hw or (spec.input_hw if spec else (64, 44)))
+    input_hw = tuple(input_hw or _model_input_hw(model) or (spec.input_hw if spec else (64, 44)))
     channels = spec.channels if spec else 1
     if mixed_precision and getattr(getattr(model, "dtype_policy", None), "name", "") != "mixed_float16":
         model = to_mixed_precision(model, input_kind, input_hw, channels)
