@@ -184,3 +184,36 @@ def test_box_crops_for_training():
     assert (0.2 < x["ratios"]).all() and (x["ratios"] < 0.8).all()
     src.bind(models.create("gaitedge", **TINY))
     assert set(src.example()) == {"frames", "ratios"}
+
+
+def test_casia_b_star_pickles(tmp_path):
+    """GaitEdge's data on disk (CASIA-B* layout), read on demand into the same batches."""
+    import pickle
+
+    from gait_tf.train.rgb import PickleRGBCrops, RGBSource, walker_embeddings
+
+    rng = np.random.default_rng(0)
+    for s in ("001", "002"):
+        for cond in ("nm-01", "cl-01"):
+            folder = tmp_path / s / cond / "090"
+            folder.mkdir(parents=True)
+            sils = np.zeros((5, 128, 128), np.uint8)
+            sils[:, 20:110, 40:80] = 1
+            for name, arr in (("090-rgbs.pkl", rng.integers(0, 255, (5, 3, 128, 128), dtype=np.uint8)),
+                              ("090-sils.pkl", sils), ("090-ratios.pkl", np.full(5, 0.45)),
+                              ("090-aligned-sils.pkl", np.zeros((5, 64, 44), np.uint8))):
+                with open(folder / name, "wb") as fh:
+                    pickle.dump(arr, fh)
+    crops = PickleRGBCrops(tmp_path, out_hw=(64, 64), cache=2)
+    assert crops.subjects == ["001", "002"] and len(crops.sequences) == 4
+    src = RGBSource(crops, p=2, k=2, frames=3)
+    x, y = src.batch(0)
+    assert x["frames"].shape == (4, 3, 64, 64, 3) and x["mask"].max() == 1.0
+    np.testing.assert_allclose(x["ratios"], 0.45)
+    model = models.create("gaitedge", **TINY)
+    emb = walker_embeddings(model, crops)
+    assert emb["embeddings"].shape[0] == 4 and np.isfinite(emb["embeddings"]).all()
+    (tmp_path / "002" / "cl-01" / "090" / "090-ratios.pkl").unlink()
+    fresh = PickleRGBCrops(tmp_path, out_hw=(64, 64))
+    with pytest.raises(Exception, match="ratios.pkl"):
+        fresh.sequences[("002", "cl-01", "090")]

@@ -2,6 +2,8 @@
 
 - :class:`RGBWalkers`: synthetic walkers from :mod:`gait_tf.synth` as person-centred crops
   of RGB and mask, kept in memory (cached as ``.npz``).
+- :class:`PickleRGBCrops`: CASIA-B* on disk (RGB box crops, silhouettes, box aspect ratios;
+  GaitEdge's data), read on demand, with the :class:`RGBWalkers` interface.
 - :class:`RGBSource`: the trainer's batch source over them (:mod:`gait_tf.train.sources`
   protocol): batch ``i`` is a pure function of ``(seed, i)``, so checkpoints store the next
   batch index and a resumed run sees the same batches. Two batch kinds:
@@ -242,6 +244,86 @@ class RGBWalkers:
         return np.stack(xa), np.stack(xb), np.asarray(ys, np.int32)
 
 
+class _LazySequences(dict):
+    """``{key: (rgb, mask)}`` read from disk on access (a small LRU cache of loaded sequences)."""
+
+    def __init__(self, keys, load, cache=64):
+        super().__init__({k: None for k in keys})
+        self._load, self._cache, self._order = load, int(cache), []
+
+    def __getitem__(self, key):
+        value = dict.__getitem__(self, key)
+        if value is None:
+            value = self._load(key)
+            dict.__setitem__(self, key, value)
+            self._order.append(key)
+            if len(self._order) > self._cache:
+                dict.__setitem__(self, self._order.pop(0), None)
+        return value
+
+
+class PickleRGBCrops(RGBWalkers):
+    """CASIA-B* (GaitEdge's data) on disk: ``root/<subject>/<type>/<view>/`` holding
+    ``*-rgbs.pkl`` (uint8 ``[T, 3, H, W]``), ``*-sils.pkl`` (uint8 ``[T, H, W]``, 0/1 or 0/255)
+    and ``*-ratios.pkl`` (``[T]`` box width / height), read on demand. The crops are resized
+    to ``out_hw`` when they differ. Same interface as :class:`RGBWalkers` with ``crop="box"``."""
+
+    def __init__(self, root, subjects=None, out_hw=(128, 128), cache=64):  # noqa: D107 - no RGBWalkers.__init__
+        root = Path(root).expanduser()
+        if not root.is_dir():
+            raise DataError(f"{root}: dataset root does not exist or is not a folder")
+        self.root, self.out_hw, self.crop = root, tuple(int(v) for v in out_hw), "box"
+        wanted = None if subjects is None else {str(s) for s in subjects}
+        folders = {}
+        for sub in sorted(q for q in root.iterdir() if q.is_dir()):
+            if wanted is not None and sub.name not in wanted:
+                continue
+            for cond in sorted(q for q in sub.iterdir() if q.is_dir()):
+                for view in sorted(q for q in cond.iterdir() if q.is_dir()):
+                    if any(view.glob("*rgbs.pkl")):
+                        folders[(sub.name, cond.name, view.name)] = view
+        if not folders:
+            raise DataError(f"{root}: no sequences (expected <subject>/<type>/<view>/*-rgbs.pkl, CASIA-B* layout)")
+        self.folders = folders
+        self.options = {"root": str(root), "subjects": sorted({k[0] for k in folders}), "out_hw": list(self.out_hw)}
+        self.ratios = {}
+        self.sequences = _LazySequences(sorted(folders), self._read, cache)
+        self.subjects = sorted({k[0] for k in folders})
+        self.conditions = sorted({k[1] for k in folders})
+        self.views = sorted({k[2] for k in folders})
+        self.label_of = {s: i for i, s in enumerate(self.subjects)}
+
+    def _read(self, key):
+        import cv2
+
+        from gait_tf.data.io import _ArrayUnpickler
+
+        folder = self.folders[key]
+
+        def one(pattern):
+            paths = sorted(q for q in folder.glob(pattern) if "aligned" not in q.name)  # not *-aligned-sils.pkl
+            if not paths:
+                raise DataError(f"{folder}: no {pattern} file")
+            try:
+                with open(paths[0], "rb") as fh:
+                    return np.asarray(_ArrayUnpickler(fh).load())
+            except Exception as exc:  # noqa: BLE001 - an unreadable pickle is a data error naming the file
+                raise DataError(f"{paths[0]}: cannot read pickle ({type(exc).__name__}: {exc})") from None
+
+        rgb, sils, ratios = one("*rgbs.pkl"), one("*-sils.pkl"), one("*ratios.pkl").astype(np.float32).reshape(-1)
+        if rgb.ndim != 4 or rgb.shape[1] != 3 or sils.ndim != 3 or not (len(rgb) == len(sils) == len(ratios)):
+            raise DataError(f"{folder}: expected rgbs [T, 3, H, W], sils [T, H, W], ratios [T] of one length, got "
+                            f"{rgb.shape}, {sils.shape}, {ratios.shape}")
+        rgb = np.transpose(rgb, (0, 2, 3, 1)).astype(np.uint8)
+        mask = (sils > (127 if sils.max() > 1 else 0)).astype(np.uint8)
+        h, w = self.out_hw
+        if rgb.shape[1:3] != (h, w):
+            rgb = np.stack([cv2.resize(f, (w, h), interpolation=cv2.INTER_LINEAR) for f in rgb])
+            mask = np.stack([cv2.resize(m, (w, h), interpolation=cv2.INTER_NEAREST) for m in mask])
+        self.ratios[key] = ratios
+        return rgb, mask
+
+
 # --------------------------------------------------------------------------- trainer source
 
 
@@ -270,8 +352,16 @@ class RGBSource:
 
     @classmethod
     def from_config(cls, data_cfg, seed, workdir, input_hw, kind="pk", crop="centred"):
-        walkers = RGBWalkers.from_config(data_cfg["synthetic"], input_hw, cache_dir=Path(workdir) / "synthetic",
-                                         crop=crop)
+        if data_cfg["synthetic"] is None:  # box crops on disk (CASIA-B*)
+            subjects = None
+            if data_cfg["partition"] is not None:
+                from gait_tf.data import get_partition
+
+                subjects = get_partition(data_cfg["partition"])["train"]
+            walkers = PickleRGBCrops(data_cfg["root"], subjects, out_hw=input_hw)
+        else:
+            walkers = RGBWalkers.from_config(data_cfg["synthetic"], input_hw, cache_dir=Path(workdir) / "synthetic",
+                                             crop=crop)
         return cls(walkers, data_cfg["p"], data_cfg["k"], data_cfg["frames"], seed, kind=kind)
 
     @property

@@ -198,9 +198,9 @@ def build_source(data_cfg, seed, workdir, spec=None, pairs=False, log=None, inpu
     if spec is not None and spec.input_kind in ("rgb_sequence", "rgb_crops"):
         from gait_tf.train.rgb import RGBSource
 
-        if data_cfg["synthetic"] is None:
-            raise ConfigError(f"model {spec.name!r}: RGB models train on the synthetic RGB walkers "
-                              "only (data.synthetic)")
+        if data_cfg["synthetic"] is None and spec.input_kind != "rgb_crops":
+            raise ConfigError(f"model {spec.name!r}: RGB-sequence models train on the synthetic RGB walkers "
+                              "only (data.synthetic); RGB-crop models also read CASIA-B* (data.root)")
         crop = "box" if spec.input_kind == "rgb_crops" else "centred"
         return RGBSource.from_config(data_cfg, seed, workdir, tuple(input_hw or spec.input_hw),
                                      kind="pairs" if pairs else "pk", crop=crop)
