@@ -9,6 +9,11 @@ Input kinds (``ModelSpec.input_kind``) and the input each takes:
 
 - ``"silhouette"``: ``[B, T, H, W, 1]`` float32 in [0, 1] (``input_hw`` = (H, W))
 - ``"rgb_sequence"``: ``[B, T, H, W, 3]`` float32 in [0, 1]
+- ``"rgb_crops"``: ``{"frames": [B, T, H, W, 3] in [0, 1], "ratios": [B, T]}`` (person boxes
+  resized to H x W and their width / height; GaitEdge)
+- ``"skeleton_maps"``: ``[B, T, 64, 44, 2]`` float32 in [0, 1], limb and joint maps drawn from
+  COCO-17 keypoints (:mod:`gait_tf.data.heatmaps`; SkeletonGait)
+- ``"skeleton_silhouette"``: ``[B, T, 64, 44, 3]``: the two maps + the silhouette (SkeletonGait++)
 - ``"pose_features"``: ``[B, T, 17, 17, 32]`` float32 (HumanPoseNN features)
 - ``"image"``: ``[B, H, W, 3]`` float32 in [-1, 1]
 
