@@ -71,6 +71,10 @@ def _zoo3():
         "skeletongait": ("skeletongait", "gait3d", {},
                          lambda: G.DeepGaitV2(mode="p3d", in_channels=2, layers=(1, 4, 4, 1), class_num=3000)),
         "skeletongait_pp": ("skeletongait_pp", "gait3d", {}, lambda: G.SkeletonGaitPP(class_num=3000)),
+        # the shallow presets: random deep residual stacks grow the outputs to O(1e4) (gait3d)
+        "skeletongait-ccpg": ("skeletongait", "ccpg", {},
+                              lambda: G.DeepGaitV2(mode="p3d", in_channels=2, class_num=100, use_emb2=True)),
+        "skeletongait_pp-ccpg": ("skeletongait_pp", "ccpg", {}, lambda: G.SkeletonGaitPP(blocks=(1, 1, 1, 1), class_num=100)),
         "gaitedge": ("gaitedge", "casia_b", {"mask_input": True}, lambda: E.GaitEdge()),
     }
 
