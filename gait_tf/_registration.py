@@ -94,12 +94,18 @@ class _AfterImport(importlib.abc.MetaPathFinder):
         execute, callback = loader.exec_module, self.callback
 
         class _Loader(importlib.abc.Loader):
+            """The original loader, plus the callback after ``exec_module`` (every other
+            attribute — ``get_source``, ``get_filename``, resource readers — is the original's)."""
+
             def create_module(self, spec):
                 return loader.create_module(spec)
 
             def exec_module(self, module):
                 execute(module)
                 callback(module.__name__)
+
+            def __getattr__(self, name):
+                return getattr(loader, name)
 
         spec.loader = _Loader()
         return spec
