@@ -153,13 +153,18 @@ def parity_rows(frames=30, names=None):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description="Parameter counts of the registered models, per preset.")
-    p.add_argument("--models", nargs="*", default=None)
+    p.add_argument("--models", nargs="*", default=None,
+                   help="registry names (and, with --parity, parity labels such as deepgaitv2-3d)")
     p.add_argument("--markdown", action="store_true", help="print a Markdown table")
     p.add_argument("--parity", action="store_true", help="also measure PyTorch parity at CASIA-B size")
     p.add_argument("--frames", type=int, default=30)
     p.add_argument("--json", default=None)
     args = p.parse_args(argv)
-    rows = zoo_rows(args.models)
+    from gait_tf import models
+
+    registered = set(models.list_models())
+    names = [n for n in args.models if n in registered] if args.models else None
+    rows = zoo_rows(names) if names or not args.models else []  # parity-only labels (e.g. skeletongait-ccpg)
     if args.markdown:
         print("| model | preset | parameters | outputs |\n|---|---|---:|---|")
         for r in rows:
