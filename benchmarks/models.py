@@ -9,6 +9,10 @@ settings) that each mode achieves at batch 32.
 
     python benchmarks/models.py [--models gaitset gaitgl] [--json out.json]
     python benchmarks/models.py --models local3d --disable-grappler remapping   # A/B a grappler pass
+    python benchmarks/models.py --models deepgaitv2 deepgaitv2@mode=2d deepgaitv2@mode=3d   # variants
+
+``NAME@key=value,key=value`` benchmarks a variant (builder overrides, values in YAML).
+Skeleton-map models get random maps, GaitEdge random RGB crops and aspect ratios.
 
 Prints a table; ``--json PATH`` writes all figures (atomically).
 """
@@ -27,8 +31,45 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 import numpy as np  # noqa: E402
 
 
-# sequence models share one input layout [B, T, H, W, C]: silhouettes (C=1) and masked RGB (C=3)
-SEQUENCE_KINDS = ("silhouette", "rgb_sequence")
+# sequence models share one input layout [B, T, H, W, C]: silhouettes (C=1), masked RGB (C=3),
+# skeleton maps (C=2, +1 silhouette); RGB crops add per-frame box aspect ratios
+SEQUENCE_KINDS = ("silhouette", "rgb_sequence", "skeleton_maps", "skeleton_silhouette", "rgb_crops")
+
+
+def parse_variant(text):
+    """``"deepgaitv2@mode=3d,layers=[1,4,4,1]"`` -> ``("deepgaitv2", {"mode": "3d", "layers": [1, 4, 4, 1]})``."""
+    import yaml
+
+    name, _, rest = text.partition("@")
+    overrides = {}
+    for item in filter(None, rest.split(";") if ";" in rest else _split_top(rest)):
+        key, _, value = item.partition("=")
+        overrides[key.strip()] = yaml.safe_load(value)
+    return name, overrides
+
+
+def _split_top(text):
+    """Split on commas outside brackets."""
+    out, depth, cur = [], 0, ""
+    for ch in text:
+        depth += ch in "[("
+        depth -= ch in "])"
+        if ch == "," and depth == 0:
+            out.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    return out + ([cur] if cur else [])
+
+
+def _sequence_input(spec, hw, batch, frames, rng):
+    """A random model input of ``batch`` sequences (binary silhouettes / maps, RGB + ratios)."""
+    import tensorflow as tf
+
+    if spec.input_kind == "rgb_crops":
+        return {"frames": tf.constant(rng.random((batch, frames, *hw, 3)).astype("float32")),
+                "ratios": tf.constant(rng.uniform(0.3, 0.6, (batch, frames)).astype("float32"))}
+    return tf.constant((rng.random((batch, frames, *hw, spec.channels)) > 0.5).astype("float32"))
 
 
 def parse_args(argv=None):
@@ -87,14 +128,18 @@ def matmul_flops(n, iters=5):
     return best
 
 
-def count_flops(model, frames, hw, channels=1):
-    """FLOPs of one sequence ``[1, frames, H, W, channels]``: TF profiler + Einsum equations."""
+def count_flops(model, frames, hw, channels=1, ratios=False):
+    """FLOPs of one sequence ``[1, frames, H, W, channels]`` (with ``ratios``: a dict input with
+    per-frame ratios, GaitEdge): TF profiler + Einsum equations."""
     import tensorflow as tf
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
     from tensorflow.python.profiler import model_analyzer, option_builder
 
     f = tf.function(lambda x: model(x, training=False))
-    cf = f.get_concrete_function(tf.TensorSpec([1, frames, hw[0], hw[1], channels], tf.float32))
+    spec = tf.TensorSpec([1, frames, hw[0], hw[1], channels], tf.float32)
+    if ratios:
+        spec = {"frames": spec, "ratios": tf.TensorSpec([1, frames], tf.float32)}
+    cf = f.get_concrete_function(spec)
     frozen = convert_variables_to_constants_v2(cf)
     opts = option_builder.ProfileOptionBuilder(
         option_builder.ProfileOptionBuilder.float_operation()
@@ -121,22 +166,25 @@ def bench_model(name, args, log):
     from gait_tf import models
     from gait_tf.models.blocks import count_parameters
 
+    label = name
+    name, overrides = parse_variant(name)
     spec = models.get_spec(name)
-    cfg = spec.config_for(None)
+    cfg = spec.config_for(None, **overrides)
     hw = tuple(cfg.get("input_hw", spec.input_hw))
     keras.backend.clear_session()
-    model = models.create(name)
+    model = models.create(name, **overrides)
     rng = np.random.default_rng(0)
     ch = spec.channels
-    x1 = tf.constant((rng.random((1, args.frames, *hw, ch)) > 0.5).astype("float32"))
-    xb = tf.constant((rng.random((args.batch, args.frames, *hw, ch)) > 0.5).astype("float32"))
+    x1 = _sequence_input(spec, hw, 1, args.frames, rng)
+    xb = _sequence_input(spec, hw, args.batch, args.frames, rng)
     res = {
-        "model": name,
+        "model": label,
         "preset": spec.default_preset,
+        "overrides": overrides,
         "input_hw": list(hw),
         "input_kind": spec.input_kind,
         "parameters": count_parameters(model),
-        "flops_per_sequence": count_flops(model, args.frames, hw, ch),
+        "flops_per_sequence": count_flops(model, args.frames, hw, ch, ratios=spec.input_kind == "rgb_crops"),
         "modes": {},
     }
     for mode in args.modes:
@@ -176,6 +224,8 @@ def main(argv=None):
     from gait_tf import models
 
     names = args.models or [n for n in models.list_models() if models.get_spec(n).input_kind in SEQUENCE_KINDS]
+    for n in names:
+        models.get_spec(parse_variant(n)[0])  # unknown names fail before the long run
 
     def log(msg):
         print(msg, file=sys.stderr, flush=True)
@@ -199,16 +249,16 @@ def main(argv=None):
         for m in r.get("modes", {}).values():
             m["fraction_of_matmul"] = m["gflop_s"] * 1e9 / peak
 
-    header = f"{'model':<10} {'params':>11} {'GFLOP/seq':>9} {'mode':<9} {'b1 ms':>8} {'b' + str(args.batch) + ' seq/s':>10} {'GFLOP/s':>8} {'%matmul':>8}"
+    header = f"{'model':<22} {'params':>11} {'GFLOP/seq':>9} {'mode':<9} {'b1 ms':>8} {'b' + str(args.batch) + ' seq/s':>10} {'GFLOP/s':>8} {'%matmul':>8}"
     print(header)
     print("-" * len(header))
     for r in results:
         if "error" in r:
-            print(f"{r['model']:<10} ERROR {r['error']}")
+            print(f"{r['model']:<22} ERROR {r['error']}")
             continue
         for mode, m in r["modes"].items():
             print(
-                f"{r['model']:<10} {r['parameters']:>11,} {r['flops_per_sequence'] / 1e9:>9.2f} {mode:<9} "
+                f"{r['model']:<22} {r['parameters']:>11,} {r['flops_per_sequence'] / 1e9:>9.2f} {mode:<9} "
                 f"{m['latency_b1_ms']:>8.1f} {m['throughput_seq_s']:>10.2f} {m['gflop_s']:>8.1f} "
                 f"{100 * m['fraction_of_matmul']:>7.1f}%"
             )

@@ -3,7 +3,11 @@
 Keras 3 / TensorFlow 2 models (silhouette model zoo, HumanPoseNN + GaitNN),
 synthetic walkers, data pipelines, evaluation protocols, export to TF Serving.
 
-Heavy submodules (TensorFlow) are imported lazily, so ``import gait_tf`` is cheap.
+Heavy submodules (TensorFlow) are imported lazily, so ``import gait_tf`` is cheap; still,
+every gait_tf Keras layer is registered with Keras as soon as Keras is imported (now, if it
+already is), so ``keras.saving.load_model("model.keras")`` works right after
+``import gait_tf`` (:mod:`gait_tf._registration`; ``gait_tf.register_keras_objects()`` does
+it explicitly).
 """
 import importlib
 import os
@@ -33,4 +37,10 @@ def __getattr__(name):
     return value
 
 
-__all__ = ["__version__", *_LAZY]
+from gait_tf._registration import register_keras_objects  # noqa: E402
+
+__all__ = ["__version__", "register_keras_objects", *_LAZY]
+
+from gait_tf import _registration  # noqa: E402
+
+_registration.install()

@@ -7,8 +7,10 @@ Data: ``gait_tf.synth`` walkers rendered and pretreated to OpenGait pickles. Tra
 subjects (default 001-074, CASIA-B LT train split) and test subjects (default 075-124, the
 LT test split, as ``scripts/gei_baseline.py``) are disjoint; all 10 conditions and 11 views
 unless ``--views``. The RGB models (GaitNet, seg3d) see the same walkers rendered as RGB
-person crops over a moving textured background (``gait_tf.train.rgb.RGBWalkers``) and are
-embedded from those; the protocol is the same.
+person crops over a moving textured background (``gait_tf.train.rgb.RGBWalkers``; GaitEdge:
+the person's box resized, with its aspect ratio) and are embedded from those; the skeleton
+models (SkeletonGait, SkeletonGait++) see the walkers' COCO-17 keypoints drawn as skeleton
+maps (+ the silhouettes, ``gait_tf.train.skeleton.SkeletonWalkers``); the protocol is the same.
 
 Each model trains from its ``training/configs/<model>_synthetic.yaml`` recipe with a
 constant learning rate for a fixed CPU budget: ``--cpu-minutes`` of process CPU time
@@ -60,6 +62,18 @@ def _rgb_opts(subjects, args):
     return {"subjects": subjects, "conditions": "all", "views": args.views or "all", "seed": args.seed,
             "image_size": list(args.image_size), "n_frames": args.n_frames or 30, "background": "moving",
             "root": str(args.workdir / "rgb")}
+
+
+def _skeleton_opts(subjects, args):
+    """``SkeletonWalkers`` options: the same walkers (seed, render size, frames), every condition."""
+    opts = {"subjects": subjects, "conditions": "all", "views": args.views or "all", "seed": args.seed,
+            "image_size": list(args.image_size), "n_frames": args.n_frames or 30, "workers": args.workers,
+            "root": str(args.workdir / "skeleton")}
+    return opts
+
+
+SKELETON_KINDS = ("skeleton_maps", "skeleton_silhouette")
+RGB_KINDS = ("rgb_sequence", "rgb_crops")
 
 
 def _embed_fn(model):
@@ -175,9 +189,9 @@ def main(argv=None):
     from gait_tf.evaluation.embed import embed_dataset
     from gait_tf.train.checkpoints import export_keras
     from gait_tf.train.config import load_config
-    from gait_tf.train.gaitnet import load_rgb_config
     from gait_tf.train.rgb import RGBWalkers, walker_embeddings
-    from gait_tf.train.trainer import Trainer
+    from gait_tf.train.skeleton import INPUT_KINDS, SkeletonWalkers, skeleton_embeddings
+    from gait_tf.train.trainer import TRAINABLE_KINDS, Trainer
     from gait_tf.utils import atomic_write, write_json
 
     test = load_dataset(test_root, layout="opengait")
@@ -188,7 +202,7 @@ def main(argv=None):
     print(f"GEI baseline: {gei_result['summary']}", flush=True)
 
     names = args.models or [n for n in models.list_models()
-                            if models.get_spec(n).input_kind in ("silhouette", "rgb_sequence")
+                            if models.get_spec(n).input_kind in TRAINABLE_KINDS
                             and (REPO / "training" / "configs" / f"{n}_synthetic.yaml").is_file()]
     budget = (f"{args.minutes:g} wall-min" if args.minutes is not None else f"{args.cpu_minutes:g} CPU-min")
     settings = {
@@ -217,7 +231,8 @@ def main(argv=None):
     failures = []
     for name in names:
         recipe = REPO / "training" / "configs" / f"{name}_synthetic.yaml"
-        rgb = models.get_spec(name).input_kind == "rgb_sequence"
+        kind = models.get_spec(name).input_kind
+        rgb, skeleton = kind in RGB_KINDS, kind in SKELETON_KINDS
         overrides = [
             *args.overrides,
             "schedule.type=constant",
@@ -226,9 +241,11 @@ def main(argv=None):
             "train.export=false",
             "train.progress=false",
         ]
-        # RGB models (GaitNet, seg3d): the same trainer on RGB crops of the same walkers
-        cfg = load_rgb_config(recipe, overrides) if rgb else load_config(recipe, overrides)
-        cfg["data"]["synthetic"] = (_rgb_opts if rgb else _synth_opts)(args.train_subjects, args)
+        # RGB models (GaitNet, seg3d, GaitEdge) and skeleton models: the same trainer on RGB
+        # crops / skeleton maps of the same walkers
+        cfg = load_config(recipe, overrides)
+        make_opts = _rgb_opts if rgb else _skeleton_opts if skeleton else _synth_opts
+        cfg["data"]["synthetic"] = make_opts(args.train_subjects, args)
         keras.backend.clear_session()
         workdir = args.workdir / name
         try:
@@ -240,9 +257,18 @@ def main(argv=None):
             export_keras(trainer.model, workdir / "model.keras")
             t1 = time.time()
             if rgb:
+                try:
+                    inp = trainer.model.input
+                except (AttributeError, ValueError):  # subclassed models (GaitNet)
+                    inp = None
+                hw = inp["frames"].shape[2:4] if isinstance(inp, dict) else None
                 test_walkers = RGBWalkers.from_config(_rgb_opts(args.test_subjects, args),
-                                                      models.get_spec(name).input_hw)
+                                                      tuple(hw) if hw else models.get_spec(name).input_hw,
+                                                      crop="box" if kind == "rgb_crops" else "centred")
                 emb = walker_embeddings(trainer.model, test_walkers)
+            elif skeleton:
+                test_walkers = SkeletonWalkers.from_config(_skeleton_opts(args.test_subjects, args))
+                emb = skeleton_embeddings(trainer.model, test_walkers, channels=INPUT_KINDS[kind])
             else:
                 emb = embed_dataset(_embed_fn(trainer.model), test)
             result = casia_b(emb["embeddings"], emb["subjects"], emb["conditions"], emb["views"],

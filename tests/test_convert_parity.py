@@ -1,4 +1,6 @@
 """PyTorch (OpenGait-format) checkpoints -> Keras: numerical parity, validation, CLI."""
+import json
+
 import numpy as np
 import pytest
 
@@ -66,7 +68,8 @@ def test_parity_tiny(case, tmp_path):
     cfg = CASES[case]
     ref = _reference(name, cfg)
     ckpt = _save(ref, tmp_path / "ckpt.pt")
-    model = convert_checkpoint(ckpt, model=name, **cfg)
+    # GLN checkpoints do not fix the input size (the converter defaults to OpenGait's 128 x 88)
+    model = convert_checkpoint(ckpt, model=name, **cfg, **({"input_hw": (64, 44)} if name == "gln" else {}))
     scales = {}
     diffs = _compare(ref, model, frames=(1, 2, 7) if name in ("gaitgl", "gaitpart") else (1, 5), scales=scales)
     assert max(diffs.values()) < TOL, diffs
@@ -141,8 +144,10 @@ def test_bad_checkpoints_are_reported_by_name_and_nothing_is_loaded(tmp_path):
 
 def test_wrong_preset_is_a_checkpoint_error(tmp_path):
     ckpt = _save(_reference("gln", CASES["gln-phase1"]), tmp_path / "phase1.pt")
-    with pytest.raises(CheckpointError, match="missing keys: .*encoder_bn"):
-        convert_checkpoint(ckpt, model="gln", **CASES["gln-phase2"])
+    with pytest.raises(CheckpointError, match="missing keys: .*encoder_bn") as err:
+        convert_checkpoint(ckpt, model="gln", preset="casia_b", **CASES["gln-phase2"])
+    # the error names the flags that fit
+    assert "--preset casia_b_phase1 --set input_hw=[128,88]" in str(err.value)
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(CheckpointError, match="junk.pt"):
         convert_checkpoint(tmp_path / "junk.pt", model="gln")
@@ -165,3 +170,142 @@ def test_cli_convert_writes_loadable_keras_file(tmp_path, capsys):
     code = cli_main(["convert", "--model", "gaitgl", "--checkpoint", str(tmp_path / "missing.pt"), "--out", str(out)])
     assert code == 2
     assert "missing.pt" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ GLN inference, OpenGait configs
+
+
+def test_gln_phase_and_widths_are_read_from_the_checkpoint(tmp_path, capsys):
+    """A new user converting gln_phase1.yaml's checkpoint needs no flag: the phase and widths
+    come from the checkpoint, the input size is OpenGait's 128 x 88 (reported)."""
+    for case, phase in (("gln-phase1", 1), ("gln-phase2", 2)):
+        cfg = CASES[case]
+        ref = _reference("gln", cfg)
+        ckpt = _save(ref, tmp_path / f"{case}.pt")
+        model, info = convert_checkpoint(ckpt, model="gln", return_info=True)
+        notes = info["notes"]
+        assert model.input_shape[2:4] == (128, 88)
+        assert ("logits" in model.output) == (phase == 2)
+        assert any(f"phase {phase}" in n for n in notes) and any("input_hw=[64,44]" in n for n in notes)
+        diffs = _compare(ref, model, frames=(3,), h=128, w=88)
+        assert max(diffs.values()) < TOL, diffs
+    out = tmp_path / "gln.keras"
+    assert cli_main(["convert", "--model", "gln", "--checkpoint", str(tmp_path / "gln-phase1.pt"), "--out", str(out)]) == 0
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert printed["config"]["pretrain"] is True and printed["config"]["input_hw"] == [128, 88]
+    assert any("phase 1" in n for n in printed["notes"])
+
+
+OPENGAIT_GLN_PHASE1 = """
+data_cfg: {dataset_name: CASIA-B, dataset_root: your_path}
+evaluator_cfg:
+  transform:
+    - img_w: 64
+      type: BaseSilCuttingTransform
+model_cfg:
+  model: GLN
+  class_num: 5
+  lateral_dim: 8
+  hidden_dim: 8
+  dropout: 0.9
+  in_channels: [1, 4, 8, 8]
+  SeparateFCs: {in_channels: 8, out_channels: 8, parts_num: 93}
+  bin_num: [16, 8, 4, 2, 1]
+  Lateral_pretraining: true
+"""
+
+
+def test_cli_convert_with_opengait_config(tmp_path, capsys):
+    ref = _reference("gln", CASES["gln-phase1"])
+    ckpt = _save(ref, tmp_path / "gln.pt")
+    yml = tmp_path / "gln_phase1.yaml"
+    yml.write_text(OPENGAIT_GLN_PHASE1)
+    out = tmp_path / "gln.keras"
+    code = cli_main(["convert", "--model", "gln", "--opengait-config", str(yml), "--checkpoint", str(ckpt),
+                     "--out", str(out)])
+    assert code == 0
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert printed["config"]["input_hw"] == [64, 44] and printed["config"]["pretrain"] is True
+    loaded = keras.saving.load_model(out)
+    assert max(_compare(ref, loaded, frames=(2,)).values()) < TOL
+    # a config of another model, an unknown key, a mismatched size: one line naming the culprit
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(OPENGAIT_GLN_PHASE1.replace("model: GLN", "model: GaitSet"))
+    assert cli_main(["convert", "--model", "gln", "--opengait-config", str(bad), "--checkpoint", str(ckpt),
+                     "--out", str(out)]) == 2
+    assert "--model gaitset" in capsys.readouterr().err
+    bad.write_text(OPENGAIT_GLN_PHASE1.replace("dropout: 0.9", "dropout: 0.9\n  wings: 2"))
+    assert cli_main(["convert", "--model", "gln", "--opengait-config", str(bad), "--checkpoint", str(ckpt),
+                     "--out", str(out)]) == 2
+    assert "model_cfg.wings" in capsys.readouterr().err
+    bad.write_text(OPENGAIT_GLN_PHASE1.replace("parts_num: 93", "parts_num: 62"))
+    assert cli_main(["convert", "--model", "gln", "--opengait-config", str(bad), "--checkpoint", str(ckpt),
+                     "--out", str(out)]) == 2
+    assert "SeparateFCs.parts_num" in capsys.readouterr().err
+    assert cli_main(["convert", "--model", "gln", "--opengait-config", str(yml), "--preset", "casia_b",
+                     "--checkpoint", str(ckpt), "--out", str(out)]) == 2
+    assert "--preset" in capsys.readouterr().err
+
+
+def _opengait_cfg(model_cfg, dataset="CASIA-B", img_w=None):
+    cfg = {"data_cfg": {"dataset_name": dataset}, "model_cfg": model_cfg}
+    if img_w:
+        cfg["evaluator_cfg"] = {"transform": [{"type": "BaseSilCuttingTransform", "img_w": img_w}]}
+    return cfg
+
+
+# OpenGait model_cfg sections (written out in OpenGait's schema) and the preset they describe
+OPENGAIT_MODEL_CFGS = {
+    ("gaitset", "casia_b"): _opengait_cfg({"model": "GaitSet", "in_channels": [1, 32, 64, 128],
+                                           "SeparateFCs": {"in_channels": 128, "out_channels": 256, "parts_num": 62},
+                                           "bin_num": [16, 8, 4, 2, 1]}),
+    ("gaitpart", "casia_b"): _opengait_cfg({"model": "GaitPart", "backbone_cfg": {
+        "in_channels": 1, "type": "Plain", "layers_cfg": list(CASIA_B_LAYERS)},
+        "SeparateFCs": {"in_channels": 128, "out_channels": 128, "parts_num": 16}, "bin_num": [16]}),
+    ("gln", "casia_b_128"): _opengait_cfg({"model": "GLN", "class_num": 74, "lateral_dim": 256, "hidden_dim": 256,
+                                           "dropout": 0.9, "in_channels": [1, 32, 64, 128],
+                                           "SeparateFCs": {"in_channels": 256, "out_channels": 256, "parts_num": 93},
+                                           "bin_num": [16, 8, 4, 2, 1], "Lateral_pretraining": False}, img_w=128),
+    ("gaitgl", "oumvlp"): _opengait_cfg({"model": "GaitGL", "channels": [32, 64, 128, 256], "class_num": 5153},
+                                        dataset="OUMVLP"),
+    ("hstl", "gait3d"): _opengait_cfg({"model": "HSTL_Gait3D", "channels": [32, 64, 128, 256], "class_num": 3000}),
+    ("gaitbase", "gait3d"): _opengait_cfg({"model": "Baseline", "backbone_cfg": {
+        "type": "ResNet9", "block": "BasicBlock", "channels": [64, 128, 256, 512], "layers": [1, 1, 1, 1],
+        "strides": [1, 2, 2, 1], "maxpool": False},
+        "SeparateFCs": {"in_channels": 512, "out_channels": 256, "parts_num": 16},
+        "SeparateBNNecks": {"class_num": 3000, "in_channels": 256, "parts_num": 16}, "bin_num": [16]}),
+    ("deepgaitv2", "gait3d"): _opengait_cfg({"model": "DeepGaitV2", "Backbone": {
+        "in_channels": 1, "mode": "p3d", "layers": [1, 4, 4, 1], "channels": [64, 128, 256, 512]},
+        "SeparateBNNecks": {"class_num": 3000}}),
+    ("skeletongait", "ccpg"): _opengait_cfg({"model": "DeepGaitV2", "Backbone": {
+        "in_channels": 2, "mode": "p3d", "layers": [1, 1, 1, 1], "channels": [64, 128, 256, 512]},
+        "SeparateBNNecks": {"class_num": 100}, "use_emb2": True}),
+    ("skeletongait_pp", "gait3d"): _opengait_cfg({"model": "SkeletonGaitPP", "Backbone": {
+        "in_channels": 3, "blocks": [1, 4, 4, 1], "C": 2}, "SeparateBNNecks": {"class_num": 3000}}),
+    ("gaitedge", "casia_b"): _opengait_cfg({"model": "GaitEdge", "GaitGL": {"channels": [32, 64, 128], "class_num": 74},
+                                            "Segmentation": {"type": "U_Net", "in_channels": 3, "freeze_half": True},
+                                            "edge": True, "align": True, "seg_lr": 1e-5, "kernel_size": 3},
+                                           dataset="CASIA-B*"),
+}
+
+
+@pytest.mark.parametrize("name,preset", sorted(OPENGAIT_MODEL_CFGS))
+def test_opengait_model_cfg_gives_the_preset_architecture(name, preset):
+    from gait_tf.convert.opengait_config import builder_config
+
+    cfg, notes = builder_config(OPENGAIT_MODEL_CFGS[(name, preset)], name)
+    want = models.get_spec(name).config_for(preset)
+    for key, value in cfg.items():
+        expect = want.get(key, models.get_spec(name).config_for(None).get(key))
+        if key == "input_hw" or expect is None:
+            continue
+        norm = lambda v: tuple(tuple(x) if isinstance(x, (list, tuple)) else x for x in v) if isinstance(v, (list, tuple)) else v  # noqa: E731
+        assert norm(value) == norm(expect), (key, value, expect)
+    assert ("gaitedge" != name) or any("seg_lr" in n for n in notes)
+    # the DeepGaitV2 family refuses a config of the other input
+    if name in ("deepgaitv2", "skeletongait"):
+        other = "skeletongait" if name == "deepgaitv2" else "deepgaitv2"
+        from gait_tf.errors import ConfigError
+
+        with pytest.raises(ConfigError, match=f"--model {name}"):
+            builder_config(OPENGAIT_MODEL_CFGS[(name, preset)], other)

@@ -10,7 +10,8 @@ import pytest
 from gait_tf import models
 from gait_tf.errors import ConfigError, ModelError
 from gait_tf.models.gaitnet import GaitNet
-from gait_tf.train import gaitnet as gt
+from gait_tf.models import gaitnet as gt
+from gait_tf.train.config import load_config
 from gait_tf.train import rgb as rgb_train
 
 REPO = Path(__file__).resolve().parents[1]
@@ -112,13 +113,13 @@ def test_losses_follow_definitions(tiny):
 
 def test_config_section_is_validated():
     raw = {"model": {"name": "gaitnet"}, "data": {"synthetic": {}}, "gaitnet": {"similarity": 5}}
-    assert gt.load_rgb_config(raw=raw)["gaitnet"] == {"reconstruction": 1.0, "similarity": 5.0, "identity": 1.0}
+    assert load_config(raw=raw)["gaitnet"] == {"reconstruction": 1.0, "similarity": 5.0, "identity": 1.0}
     with pytest.raises(ConfigError, match="gaitnet.smoothness"):
-        gt.load_rgb_config(raw={**raw, "gaitnet": {"smoothness": 1}})
+        load_config(raw={**raw, "gaitnet": {"smoothness": 1}})
     with pytest.raises(ConfigError, match="data.synthetic.colour"):
         rgb_train.RGBWalkers.from_config({"colour": 1}, (64, 32))
     # the shipped recipe parses
-    cfg = gt.load_rgb_config(REPO / "training/configs/gaitnet_synthetic.yaml")
+    cfg = load_config(REPO / "training/configs/gaitnet_synthetic.yaml")
     assert cfg["name"] == "gaitnet_synthetic" and cfg["model"]["name"] == "gaitnet"
 
 
@@ -129,7 +130,7 @@ def test_training_smoke_resume_and_swap_grid(tmp_path, walkers, capsys):
            "data": {"synthetic": {}, "p": 3, "k": 1, "frames": 4}, "optimizer": {"lr": 1e-3},
            "schedule": {"type": "constant"}, "train": {"iterations": 3, "log_every": 1, "checkpoint_every": 1,
                                                         "progress": False}}
-    cfg = gt.load_rgb_config(raw=raw)
+    cfg = load_config(raw=raw)
 
     def source():
         return rgb_train.RGBSource(walkers, p=3, k=1, frames=4, seed=1, kind="pairs")

@@ -77,13 +77,13 @@ def test_masked_round_trip(masked_model, tmp_path):
 
 
 def test_rgb_training_smoke(tmp_path):
-    from gait_tf.train import gaitnet as gt
+    from gait_tf.train.config import load_config
     from gait_tf.train import rgb
     from gait_tf.train.trainer import Trainer
 
     walkers = rgb.RGBWalkers(subjects="1-3", conditions="nm-01,cl-01", views="090", image_size=(96, 128),
                              n_frames=6, out_hw=(64, 44))
-    cfg = gt.load_rgb_config(raw={
+    cfg = load_config(raw={
         "model": {"name": "seg3d", "overrides": {"channels": [4, 4, 8], "mask_input": True}},
         "data": {"synthetic": {}, "p": 3, "k": 2, "frames": 4},
         "losses": [{"type": "triplet", "margin": 0.2}, {"type": "ce"}],
@@ -102,7 +102,7 @@ def test_rgb_training_smoke(tmp_path):
     acc, n = rgb.rank1(model, walkers, ["nm-01"])
     assert n == 3 and 0 <= acc <= 1
     # the shipped recipe parses
-    assert gt.load_rgb_config(REPO / "training/configs/seg3d_synthetic.yaml")["model"]["name"] == "seg3d"
+    assert load_config(REPO / "training/configs/seg3d_synthetic.yaml")["model"]["name"] == "seg3d"
 
 
 def test_export_single_input_model(tmp_path):

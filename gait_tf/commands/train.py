@@ -46,13 +46,9 @@ def run(args):
     overrides = list(args.overrides)
     if args.strategy:
         overrides.append(f"train.strategy={args.strategy}")
-    if _input_kind(args.config, overrides) == "rgb_sequence":
-        # RGB models (GaitNet, seg3d): the same trainer; the config may hold a gaitnet: section
-        from gait_tf.train.gaitnet import load_rgb_config
-
-        cfg = load_rgb_config(args.config, overrides)
-    else:
-        cfg = load_config(args.config, overrides)
+    # every model trains with the same trainer; a model with its own objective (GaitNet) may
+    # have its own config section (gaitnet:), which load_config validates
+    cfg = load_config(args.config, overrides)
     if args.print_config:
         print(dump_config(cfg), end="")
         return 0
@@ -77,16 +73,3 @@ def run(args):
                      | {"loss": summary["last_metrics"].get("loss")}))
     return 0
 
-
-def _input_kind(config_path, overrides):
-    """The registry input kind of the config's model; "silhouette" when it cannot be read
-    (then :func:`load_config` reports the problem with the right message)."""
-    from gait_tf import models
-    from gait_tf.errors import GaitTFError
-    from gait_tf.train.config import apply_overrides, read_yaml
-
-    try:
-        name = (apply_overrides(read_yaml(config_path), overrides).get("model") or {}).get("name")
-        return models.get_spec(name).input_kind if name else "silhouette"
-    except (GaitTFError, AttributeError, TypeError):
-        return "silhouette"

@@ -22,7 +22,9 @@ IGNORED_SUFFIXES = ("num_batches_tracked",)
 IGNORED_PREFIXES = ("loss_aggregator.",)
 
 #: model name -> module in gait_tf.convert with a ``plan(model) -> list[Entry]`` function
-CONVERTERS = {"gaitset": "gaitset", "gaitpart": "gaitpart", "gln": "gln", "gaitgl": "gaitgl", "hstl": "hstl", "local3d": "local3d"}
+CONVERTERS = {"gaitset": "gaitset", "gaitpart": "gaitpart", "gln": "gln", "gaitgl": "gaitgl", "hstl": "hstl",
+              "local3d": "local3d", "gaitbase": "gaitbase", "deepgaitv2": "deepgaitv2",
+              "skeletongait": "deepgaitv2", "skeletongait_pp": "skeletongait_pp", "gaitedge": "gaitedge"}
 
 
 @dataclasses.dataclass
@@ -147,11 +149,7 @@ def _torch_load_reason(exc) -> str:
 
 def plan_for(model, model_name: str) -> list:
     """The conversion plan of ``model`` (a Keras model built by ``gait_tf.models.create(model_name)``)."""
-    key = str(model_name).lower()
-    if key not in CONVERTERS:
-        raise ModelError(f"no PyTorch converter for model {model_name!r}; supported: {', '.join(sorted(CONVERTERS))}")
-    module = importlib.import_module(f"gait_tf.convert.{CONVERTERS[key]}")
-    return module.plan(model)
+    return converter_module(model_name).plan(model)
 
 
 def _ignored(key):
@@ -200,12 +198,51 @@ def assign_state_dict(model, model_name: str, state: dict, source: str = "checkp
     return len(plan)
 
 
-def convert_checkpoint(checkpoint, model: str = "gaitset", preset: str | None = None, **overrides):
+def converter_module(model_name: str):
+    key = str(model_name).lower()
+    if key not in CONVERTERS:
+        raise ModelError(f"no PyTorch converter for model {model_name!r}; supported: {', '.join(sorted(CONVERTERS))}")
+    return importlib.import_module(f"gait_tf.convert.{CONVERTERS[key]}")
+
+
+def resolve_config(model: str, state: dict, preset: str | None = None, overrides: dict | None = None):
+    """``(preset, overrides, notes)`` for building ``model`` to receive ``state``: families with
+    an ``infer(state, preset, overrides)`` hook (GLN: phase, widths, classes, input size) fill
+    in what the checkpoint's keys and shapes tell and the caller did not fix."""
+    overrides = dict(overrides or {})
+    module = converter_module(model)
+    if hasattr(module, "infer"):
+        preset, inferred, notes = module.infer(state, preset, overrides)
+        return preset, {**inferred, **overrides}, notes
+    return preset, overrides, []
+
+
+def convert_checkpoint(checkpoint, model: str = "gaitset", preset: str | None = None, infer: bool = True,
+                       return_info: bool = False, **overrides):
     """Build ``gait_tf.models.create(model, preset, **overrides)`` and load the OpenGait
-    checkpoint at ``checkpoint`` into it. Returns the Keras model."""
+    checkpoint at ``checkpoint`` into it. Returns the Keras model (with ``return_info`` also
+    ``{"preset", "config": the builder arguments used, "notes": what was inferred}``). With
+    ``infer`` the checkpoint completes the config where
+    it can (:func:`resolve_config`); a checkpoint that does not fit raises
+    :class:`CheckpointError` naming the keys and, where the family can tell, the flags that fit."""
     from gait_tf import models
 
     state = load_state_dict(checkpoint)
+    notes = []
+    if infer:
+        preset, overrides, notes = resolve_config(model, state, preset, overrides)
     keras_model = models.create(model, preset=preset, **overrides)
-    assign_state_dict(keras_model, model, state, source=f"checkpoint {str(checkpoint)!r}")
+    try:
+        assign_state_dict(keras_model, model, state, source=f"checkpoint {str(checkpoint)!r}")
+    except CheckpointError as exc:
+        module = converter_module(model)
+        hint = module.hint(state) if hasattr(module, "hint") else None
+        if hint:
+            raise CheckpointError(f"{exc} | {hint}") from None
+        raise
+    if return_info:
+        from gait_tf import models
+
+        config = models.get_spec(model).config_for(preset, **overrides)
+        return keras_model, {"preset": preset, "config": config, "notes": notes}
     return keras_model

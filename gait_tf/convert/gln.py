@@ -7,6 +7,58 @@
 """
 from gait_tf.convert.common import Entry, bn_entries, conv_entry, linear_kernel, parts_channels_vector
 
+#: OpenGait's GLN configs (configs/gln/gln_phase{1,2}.yaml) read 128-pixel pickles cut to 128 x 88
+OPENGAIT_INPUT_HW = (128, 88)
+_ARCH_KEYS = ("pretrain", "in_channels", "lateral_dim", "hidden_dim", "class_num", "input_hw")
+
+
+def _phase2(state):
+    return any(k.startswith(("encoder_bn.", "reduce_fc.", "reduce_cls.")) for k in state)
+
+
+def infer(state, preset, overrides):
+    """What a GLN checkpoint tells about the model: phase (phase 2 has the compact block:
+    ``encoder_bn``/``reduce_*`` keys), widths, classes. The input size is not stored in the
+    weights (HPP and separate FCs do not depend on it): without a preset or ``input_hw`` it is
+    OpenGait's 128 x 88. Only what the caller did not fix (no ``preset``, no override) is filled."""
+    if preset is not None:
+        return preset, {}, []
+    notes, out = [], {}
+    phase2 = _phase2(state)
+    shapes = {k: tuple(v.shape) for k, v in state.items()}
+    guesses = {"pretrain": not phase2}
+    try:
+        guesses["in_channels"] = (shapes["sil_stage_0.forward_block.0.conv.weight"][1],
+                                  shapes["sil_stage_0.forward_block.0.conv.weight"][0],
+                                  shapes["sil_stage_1.forward_block.0.conv.weight"][0],
+                                  shapes["sil_stage_2.forward_block.0.conv.weight"][0])
+        guesses["lateral_dim"] = shapes["lateral_layer1.weight"][0]
+        guesses["hidden_dim"] = shapes["Head.fc_bin"][2]
+    except KeyError:
+        pass  # not a GLN checkpoint: the plan names the missing keys
+    if phase2 and "reduce_cls.weight" in shapes:
+        guesses["class_num"] = shapes["reduce_cls.weight"][0]
+    for key, value in guesses.items():
+        if key not in overrides:
+            out[key] = value
+    if "pretrain" in out:
+        notes.append(f"GLN phase {2 if phase2 else 1} from the checkpoint's keys "
+                     f"({'with' if phase2 else 'no'} compact block encoder_bn/reduce_*)")
+    if "input_hw" not in overrides:
+        out["input_hw"] = OPENGAIT_INPUT_HW
+        notes.append("input_hw [128, 88]: OpenGait's GLN configs (img_w 128); the weights do not fix it, "
+                     "use --set input_hw=[64,44] for 64 x 44 silhouettes")
+    return None, out, notes
+
+
+def hint(state):
+    """The flags that fit a GLN checkpoint (appended to a conversion error)."""
+    if _phase2(state):
+        return ("the checkpoint is GLN phase 2 (compact block present): use --preset casia_b "
+                "(64 x 44) or --preset casia_b_128 (OpenGait's 128 x 88), or no --preset")
+    return ("the checkpoint is GLN phase 1 (no encoder_bn/reduce_* keys, Lateral_pretraining): use "
+            "--preset casia_b_phase1 --set input_hw=[128,88] (OpenGait's gln_phase1.yaml), or no --preset")
+
 
 def plan(model):
     entries = []

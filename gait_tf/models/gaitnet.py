@@ -4,8 +4,9 @@ An auto-encoder splits every masked-RGB frame into an *appearance* code ``f_a`` 
 body shape; should not change over a walk) and a *pose/gait* code ``f_g`` (what changes
 from frame to frame). A 3-layer LSTM runs over the ``f_g`` sequence; the time average of
 its outputs is the identity feature. Re-implemented in Keras 3 from the paper and the
-authors' public PyTorch code (no code copied); the training losses are in
-:mod:`gait_tf.train.gaitnet`.
+authors' public PyTorch code (no code copied). The training losses live here too
+(:func:`gaitnet_losses`, :class:`GaitNetLoss`, the model's registered ``loss``); the
+standard trainer calls them on pairs of clips.
 
 Shapes (defaults): frames ``[B, T, 64, 32, 3]`` float32 in [0, 1] (``input_kind
 "rgb_sequence"``), ``f_a [N, 256]``, ``f_g [N, 64]``, LSTM outputs ``[B, T, 256]``.
@@ -111,7 +112,7 @@ class GaitNet(keras.Model):
     Returns ``{"embeddings": [B, 1, lstm_units], "logits": [B, 1, class_num]}``; the
     embedding is the time average of the last LSTM layer's outputs.
 
-    Training helpers (used by :mod:`gait_tf.train.gaitnet`):
+    Training helpers (used by :func:`gaitnet_losses`):
     :meth:`encode_frames`, :meth:`decode`, :meth:`lstm_outputs`, :meth:`classify`.
     """
 
@@ -203,8 +204,74 @@ class GaitNet(keras.Model):
         return cls(**config)
 
 
+# --------------------------------------------------------------------------- losses
+
+#: ``gaitnet:`` config section (loss weights; the reference code weights similarity x10)
+GAITNET_DEFAULTS = {"reconstruction": 1.0, "similarity": 10.0, "identity": 1.0}
+
+
+def gaitnet_losses(model, xa, xb, labels, t1, training=True):
+    """GaitNet's three losses, per batch of pairs ``x_a``, ``x_b`` (same subject and view, two
+    conditions), frames ``[B, T, H, W, 3]``:
+
+    - cross reconstruction: ``D(f_a(x_a[t1]), f_g(x_a[t])) ~ x_a[t]`` for every t, one random
+      ``t1`` per sample (mean squared error);
+    - gait similarity: ``|| mean_t f_g(x_a) - mean_t f_g(x_b) ||^2`` (mean over units);
+    - incremental identity: cross-entropy of the classifier on the running average of the LSTM
+      outputs after t frames, weighted by ``t^2`` (weights normalised to sum to 1).
+
+    Args:
+        xa, xb: ``[B, T, H, W, 3]`` float32; labels: ``int32 [B]``; t1: ``int32 [B]`` index of
+        the frame whose appearance code reconstructs every frame of ``xa``.
+    Returns:
+        dict of float32 scalars ``reconstruction``, ``similarity``, ``identity``, ``accuracy``
+        (classifier accuracy on the full-sequence average).
+    """
+    import tensorflow as tf
+
+    fa_a, fg_a = model.encode_frames(xa, training=training)
+    _, fg_b = model.encode_frames(xb, training=training)
+    t = tf.shape(xa)[1]
+    fa_ref = tf.gather(fa_a, t1, batch_dims=1)  # [B, fa]
+    fa_rep = tf.broadcast_to(fa_ref[:, None, :], tf.shape(fa_a))
+    recon = model.decode(fa_rep, fg_a, training=training)
+    rec = tf.reduce_mean(tf.square(tf.cast(recon, tf.float32) - xa))
+    sim = tf.reduce_mean(tf.square(tf.reduce_mean(fg_a, axis=1) - tf.reduce_mean(fg_b, axis=1)))
+    h = tf.cast(model.lstm_outputs(fg_a, training=training), tf.float32)  # [B, T, U]
+    steps = tf.cast(tf.range(1, t + 1), tf.float32)
+    running = tf.cumsum(h, axis=1) / steps[None, :, None]
+    logits = tf.cast(model.classify(running), tf.float32)  # [B, T, C]
+    ce = tf.keras.losses.sparse_categorical_crossentropy(
+        tf.broadcast_to(labels[:, None], tf.shape(logits)[:2]), logits, from_logits=True)  # [B, T]
+    weights = tf.square(steps) / tf.reduce_sum(tf.square(steps))
+    ident = tf.reduce_sum(tf.reduce_mean(ce, axis=0) * weights)
+    acc = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(logits[:, -1], -1, output_type=tf.int32), labels), tf.float32))
+    return {"reconstruction": rec, "similarity": sim, "identity": ident, "accuracy": acc}
+
+
+class GaitNetLoss:
+    """GaitNet's training objective (the model's registered ``loss``): ``(model, x, labels) ->
+    (loss, metrics)`` on a ``"pairs"`` batch ``x = {"xa", "xb", "t1"}``; ``loss`` is the
+    weighted sum of the three terms of :func:`gaitnet_losses`. The weights come from the
+    ``gaitnet:`` config section (:data:`GAITNET_DEFAULTS`); the ``losses:`` list is unused."""
+
+    section = "gaitnet"
+    defaults = GAITNET_DEFAULTS
+    batch = "pairs"
+
+    def __init__(self, weights=None, losses=None):
+        self.weights = dict(GAITNET_DEFAULTS, **(weights or {}))
+
+    def __call__(self, model, x, labels, training=True):
+        terms = gaitnet_losses(model, x["xa"], x["xb"], labels, x["t1"], training=training)
+        w = self.weights
+        loss = (w["reconstruction"] * terms["reconstruction"] + w["similarity"] * terms["similarity"]
+                + w["identity"] * terms["identity"])
+        return loss, {"loss": loss, **terms}
+
+
 @register_model("gaitnet", input_kind="rgb_sequence", input_hw=(64, 32), channels=3, presets=PRESETS,
-                default_preset="casia_b")
+                default_preset="casia_b", loss=GaitNetLoss)
 def gaitnet(input_hw=(64, 32), nf=64, fa_dim=256, fg_dim=64, lstm_units=256, lstm_layers=3, class_num=74,
             name="gaitnet"):
     """GaitNet (CVPR 2019): disentangled appearance/pose auto-encoder + LSTM over pose codes (masked RGB)."""

@@ -1,7 +1,7 @@
 """MT3D (Lin, Zhang, Bao, ACM MM 2020): multiple-temporal-scale 3D CNN for gait recognition.
 
 No official code exists; this is a design from the paper's description (see
-``docs/models_zoo2b.md`` for every choice). Two branches over the silhouette sequence:
+``docs/models_silhouette_3d.md`` for every choice). Two branches over the silhouette sequence:
 
 - **small temporal scale**: 3D convolutions (3x3x3) over consecutive frames;
 - **large temporal scale**: a *local transform* (LT: Conv3D kernel (3,1,1), stride

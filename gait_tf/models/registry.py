@@ -9,8 +9,21 @@ Input kinds (``ModelSpec.input_kind``) and the input each takes:
 
 - ``"silhouette"``: ``[B, T, H, W, 1]`` float32 in [0, 1] (``input_hw`` = (H, W))
 - ``"rgb_sequence"``: ``[B, T, H, W, 3]`` float32 in [0, 1]
+- ``"rgb_crops"``: ``{"frames": [B, T, H, W, 3] in [0, 1], "ratios": [B, T]}`` (person boxes
+  resized to H x W and their width / height; GaitEdge)
+- ``"skeleton_maps"``: ``[B, T, 64, 44, 2]`` float32 in [0, 1], limb and joint maps drawn from
+  COCO-17 keypoints (:mod:`gait_tf.data.heatmaps`; SkeletonGait)
+- ``"skeleton_silhouette"``: ``[B, T, 64, 44, 3]``: the two maps + the silhouette (SkeletonGait++)
 - ``"pose_features"``: ``[B, T, 17, 17, 32]`` float32 (HumanPoseNN features)
 - ``"image"``: ``[B, H, W, 3]`` float32 in [-1, 1]
+
+A model that trains with its own objective (not the generic ``losses:`` list) names it in
+``loss``: a class living next to the model (e.g. :class:`gait_tf.models.gaitnet.GaitNetLoss`),
+built by the trainer as ``loss(section, losses)`` and called as
+``loss(model, x, labels, training=True) -> (loss, metrics)``. Its class attributes:
+``section`` (a top-level config section holding its settings, or None), ``defaults`` (the
+section's keys and default numbers), ``batch`` (``"pk"`` or ``"pairs"``, what the batch
+source feeds it).
 """
 from __future__ import annotations
 
@@ -34,6 +47,7 @@ class ModelSpec:
     presets: dict = dataclasses.field(default_factory=dict)
     default_preset: str | None = None
     description: str = ""
+    loss: Any = None  # model-specific training objective (see the module docstring)
 
     def config_for(self, preset: str | None = None, **overrides) -> dict:
         """The builder kwargs for ``preset`` (or the default preset) updated by ``overrides``."""
@@ -63,10 +77,12 @@ def register_model(
     presets: dict | None = None,
     default_preset: str | None = None,
     description: str = "",
+    loss=None,
 ):
     """Decorator registering a builder (a function or a ``keras.Model`` subclass).
 
-    ``presets`` maps a preset name (e.g. ``"casia_b"``, ``"oumvlp"``) to builder kwargs.
+    ``presets`` maps a preset name (e.g. ``"casia_b"``, ``"oumvlp"``) to builder kwargs;
+    ``loss`` is the model's own training objective (see the module docstring).
     """
     key = name.lower()
 
@@ -82,6 +98,7 @@ def register_model(
             presets=dict(presets or {}),
             default_preset=default_preset,
             description=description or (builder.__doc__ or "").strip().split("\n")[0],
+            loss=loss,
         )
         return builder
 

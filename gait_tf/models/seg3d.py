@@ -12,7 +12,7 @@ Where the mask comes from (``mask_input`` / ``segmenter``):
 - ``segmenter``: a Keras model ``[N, H, W, 3] -> [N, H, W, 1]`` (e.g. the U-Net of
   :func:`gait_tf.segmentation.unet.build_unet`) run inside the stem;
 - neither (default): one input, frames pass unmasked (give pre-masked frames, as the
-  synthetic RGB pipeline of :mod:`gait_tf.train.gaitnet` does, or compare
+  synthetic RGB pipeline of :mod:`gait_tf.train.rgb` does, or compare
   against the segmented variants).
 
 Default input 64 x 44 (the silhouette crop size) -> stem output 16 x 11 (see

@@ -68,6 +68,10 @@ def _dummy_input(input_kind: str, input_hw, channels: int):
         return np.zeros((1, 2, 17, 17, 32), np.float32)
     if input_kind == "image":
         return np.zeros((1, 299, 299, 3), np.float32)
+    if input_kind in ("skeleton_maps", "skeleton_silhouette"):
+        return np.zeros((1, 2, h, w, channels), np.float32)
+    if input_kind == "rgb_crops":
+        return {"frames": np.zeros((1, 2, h, w, 3), np.float32), "ratios": np.full((1, 2), 0.5, np.float32)}
     raise ServingError(f"unknown input kind {input_kind!r}")
 
 
@@ -171,6 +175,21 @@ def load_model_for_export(name: str, weights=None, *, preset=None, random_init: 
     except Exception as exc:
         raise CheckpointError(f"cannot load weights {path} into model {name!r}: {exc}") from exc
     return model
+
+
+def _model_input_hw(model):
+    """``(H, W)`` of a functional model's (first) sequence input when static, e.g. a GLN built at
+    128 x 88 or a GaitEdge at 64 x 64; None otherwise (subclassed models, images)."""
+    try:
+        inp = model.input
+    except (AttributeError, ValueError):
+        return None
+    if isinstance(inp, dict):
+        inp = inp.get("frames", next(iter(inp.values())))
+    shape = getattr(inp, "shape", None)
+    if shape is None or len(shape) != 5 or shape[2] is None or shape[3] is None:
+        return None
+    return int(shape[2]), int(shape[3])
 
 
 # --------------------------------------------------------------------------- inspection
@@ -333,7 +352,7 @@ def export_model(model, out_dir, *, model_name: str | None = None, input_kind: s
     input_kind = input_kind or (spec.input_kind if spec else None)
     if input_kind is None:
         raise ServingError("export_model needs model_name (a registry name) or input_kind")
-    input_hw = tuple(input_hw or (spec.input_hw if spec else (64, 44)))
+    input_hw = tuple(input_hw or _model_input_hw(model) or (spec.input_hw if spec else (64, 44)))
     channels = spec.channels if spec else 1
     if mixed_precision and getattr(getattr(model, "dtype_policy", None), "name", "") != "mixed_float16":
         model = to_mixed_precision(model, input_kind, input_hw, channels)

@@ -25,6 +25,20 @@ The contract, per model input kind (names are stable; see ``docs/serving.md``):
 ``rgb_sequence`` models
     ``serving_default``: ``frames`` uint8 ``[batch, frames, H, W, 3]`` →
     ``embeddings`` / ``embedding`` as for silhouettes.
+``rgb_crops`` models (GaitEdge)
+    ``serving_default``: ``frames`` uint8 ``[batch, frames, H, W, 3]`` (each frame the
+    person's box resized to ``H x W``) and ``ratios`` float32 ``[batch, frames]`` (each box's
+    width / height, > 0) → ``embeddings`` / ``embedding``. A model built with a mask input
+    also takes ``mask`` uint8 ``[batch, frames, H, W]`` (0 / 255).
+``skeleton_maps`` models (SkeletonGait)
+    ``serving_default``: ``keypoints`` float32 ``[batch, frames, 17, 3]`` (COCO-17 x, y in
+    pixels of any image, score in [0, 1]; missing joints (0, 0)) → the skeleton maps are
+    rendered inside the graph (:mod:`gait_tf.data.heatmaps`) → ``embeddings`` /
+    ``embedding``. ``heatmaps``: ``skeleton_maps`` uint8 ``[batch, frames, 64, 44, 2]``
+    (pre-rendered limb and joint maps, OpenGait's stored format cut to 44 columns).
+``skeleton_silhouette`` models (SkeletonGait++)
+    The same with ``silhouettes`` uint8 ``[batch, frames, 64, 44]`` of the same frames as a
+    second input of both signatures.
 
 Input tensors are declared with *unknown rank* in the signature so that rank, size,
 channel count and frame count are checked by ``tf.debugging.assert_*`` ops inside the
@@ -78,6 +92,32 @@ EXPECTED = {
     "rgb_sequence": {
         "serving_default": {
             "inputs": {"frames": "DT_UINT8"},
+            "outputs": {"embeddings": "DT_FLOAT", "embedding": "DT_FLOAT"},
+        },
+    },
+    "rgb_crops": {
+        "serving_default": {
+            "inputs": {"frames": "DT_UINT8", "ratios": "DT_FLOAT"},
+            "outputs": {"embeddings": "DT_FLOAT", "embedding": "DT_FLOAT"},
+        },
+    },
+    "skeleton_maps": {
+        "serving_default": {
+            "inputs": {"keypoints": "DT_FLOAT"},
+            "outputs": {"embeddings": "DT_FLOAT", "embedding": "DT_FLOAT"},
+        },
+        "heatmaps": {
+            "inputs": {"skeleton_maps": "DT_UINT8"},
+            "outputs": {"embeddings": "DT_FLOAT", "embedding": "DT_FLOAT"},
+        },
+    },
+    "skeleton_silhouette": {
+        "serving_default": {
+            "inputs": {"keypoints": "DT_FLOAT", "silhouettes": "DT_UINT8"},
+            "outputs": {"embeddings": "DT_FLOAT", "embedding": "DT_FLOAT"},
+        },
+        "heatmaps": {
+            "inputs": {"skeleton_maps": "DT_UINT8", "silhouettes": "DT_UINT8"},
             "outputs": {"embeddings": "DT_FLOAT", "embedding": "DT_FLOAT"},
         },
     },
@@ -284,4 +324,158 @@ def build_serving_module(model, input_kind: str, *, input_hw=(64, 44), xla: bool
             signatures["features"] = features
         return module, signatures
 
+    if input_kind in ("skeleton_maps", "skeleton_silhouette"):
+        return _skeleton_module(module, compute, _checked, _embed_outputs, input_kind)
+
+    if input_kind == "rgb_crops":
+        return _rgb_crops_module(module, model, compute, _checked, _embed_outputs, input_hw)
+
     raise ServingError(f"cannot export model of input kind {input_kind!r}; known: {sorted(EXPECTED)}")
+
+
+def _embed_outputs(emb):
+    """``embeddings`` [batch, parts, dim] and the flattened, L2-normalised ``embedding``."""
+    import tensorflow as tf
+
+    emb = tf.cast(emb, tf.float32)
+    if emb.shape.rank == 2:
+        emb = emb[:, None, :]
+    p, d = emb.shape[1], emb.shape[2]
+    flat = tf.reshape(emb, [-1, p * d] if p and d else [tf.shape(emb)[0], -1])
+    return {"embeddings": tf.identity(emb, name="embeddings"),
+            "embedding": tf.identity(tf.math.l2_normalize(flat, axis=-1, epsilon=1e-12), name="embedding")}
+
+
+def _same_frames(a, b, what):
+    import tensorflow as tf
+
+    return tf.debugging.assert_equal(tf.shape(a)[:2], tf.shape(b)[:2],
+                                     message=f"{what} must have the same [batch, frames] as the first input")
+
+
+def _skeleton_module(module, compute, checked, embed, input_kind):
+    """Signatures of the skeleton-map models: keypoints rendered in the graph, or pre-rendered maps."""
+    import tensorflow as tf
+
+    from gait_tf.data.heatmaps import skeleton_maps_batch
+
+    with_sils = input_kind == "skeleton_silhouette"
+
+    def _keypoints(k):
+        full = "[batch, frames, 17, 3] (x, y pixels, score)"
+        k = checked(k, [
+            lambda t: tf.debugging.assert_rank(t, 4, message=f"keypoints must have rank 4: {full}"),
+            lambda t: tf.debugging.assert_equal(tf.shape(t)[2:], tf.constant([17, 3]),
+                                                message=f"keypoints must be COCO-17 (x, y, score): {full}"),
+            lambda t: tf.debugging.assert_positive(tf.shape(t)[1], message="keypoints must contain at least one frame"),
+            lambda t: tf.debugging.assert_positive(tf.shape(t)[0], message="keypoints: batch is empty"),
+            lambda t: tf.debugging.assert_all_finite(t, message="keypoints contain NaN or Inf"),
+            lambda t: tf.debugging.assert_greater_equal(t[..., 2], 0.0, message="keypoint scores must be in [0, 1]"),
+            lambda t: tf.debugging.assert_less_equal(t[..., 2], 1.0, message="keypoint scores must be in [0, 1]"),
+        ])
+        return skeleton_maps_batch(tf.ensure_shape(k, [None, None, 17, 3]))
+
+    def _maps(m):
+        full = "[batch, frames, 64, 44, 2] uint8 (limb map, joint map)"
+        m = checked(m, [
+            lambda t: tf.debugging.assert_rank(t, 5, message=f"skeleton_maps must have rank 5: {full}"),
+            lambda t: tf.debugging.assert_equal(tf.shape(t)[2:], tf.constant([64, 44, 2]),
+                                                message=f"skeleton_maps must be {full}"),
+            lambda t: tf.debugging.assert_positive(tf.shape(t)[1], message="skeleton_maps must contain at least one frame"),
+            lambda t: tf.debugging.assert_positive(tf.shape(t)[0], message="skeleton_maps: batch is empty"),
+        ])
+        return tf.cast(tf.ensure_shape(m, [None, None, 64, 44, 2]), tf.float32) / 255.0
+
+    def _silhouettes(s, ref):
+        full = "[batch, frames, 64, 44] uint8"
+        s = checked(s, [
+            lambda t: tf.debugging.assert_rank(t, 4, message=f"silhouettes must have rank 4: {full}"),
+            lambda t: tf.debugging.assert_equal(tf.shape(t)[2:], tf.constant([64, 44]),
+                                                message=f"silhouettes frames must be 64x44: {full}"),
+            lambda t: _same_frames(ref, t, "silhouettes"),
+        ])
+        return tf.cast(tf.ensure_shape(s, [None, None, 64, 44]), tf.float32)[..., None] / 255.0
+
+    def _run(maps):
+        return embed(_first_tensor(compute(maps), ("embeddings", "embedding")))
+
+    kp_spec = tf.TensorSpec(None, tf.float32, name="keypoints")
+    maps_spec = tf.TensorSpec(None, tf.uint8, name="skeleton_maps")
+    sil_spec = tf.TensorSpec(None, tf.uint8, name="silhouettes")
+    if with_sils:
+        @tf.function(input_signature=[kp_spec, sil_spec])
+        def serving_default(keypoints, silhouettes):
+            return _run(tf.concat([_keypoints(keypoints), _silhouettes(silhouettes, keypoints)], axis=-1))
+
+        @tf.function(input_signature=[maps_spec, sil_spec])
+        def heatmaps(skeleton_maps, silhouettes):
+            return _run(tf.concat([_maps(skeleton_maps), _silhouettes(silhouettes, skeleton_maps)], axis=-1))
+    else:
+        @tf.function(input_signature=[kp_spec])
+        def serving_default(keypoints):
+            return _run(_keypoints(keypoints))
+
+        @tf.function(input_signature=[maps_spec])
+        def heatmaps(skeleton_maps):
+            return _run(_maps(skeleton_maps))
+
+    module.serving_default, module.heatmaps = serving_default, heatmaps
+    return module, {"serving_default": serving_default, "heatmaps": heatmaps}
+
+
+def _rgb_crops_module(module, model, compute, checked, embed, input_hw):
+    """GaitEdge's signature: RGB box crops + their aspect ratios (+ a mask for mask-input models)."""
+    import tensorflow as tf
+
+    h, w = (int(v) for v in input_hw)
+    try:
+        names = set(model.input) if isinstance(model.input, dict) else set()
+    except (AttributeError, ValueError):
+        names = set()
+    with_mask = "mask" in names
+    full = f"[batch, frames, {h}, {w}, 3] uint8"
+
+    def _frames(x):
+        x = checked(x, [
+            lambda t: tf.debugging.assert_rank(t, 5, message=f"frames must have rank 5: {full}"),
+            lambda t: tf.debugging.assert_equal(tf.shape(t)[2:], tf.constant([h, w, 3]),
+                                                message=f"frames must be {h}x{w} RGB crops: {full}"),
+            lambda t: tf.debugging.assert_positive(tf.shape(t)[1], message="frames must contain at least one frame"),
+            lambda t: tf.debugging.assert_positive(tf.shape(t)[0], message="frames: batch is empty"),
+        ])
+        return tf.cast(tf.ensure_shape(x, [None, None, h, w, 3]), tf.float32) / 255.0
+
+    def _ratios(r, ref):
+        r = checked(r, [
+            lambda t: tf.debugging.assert_rank(t, 2, message="ratios must be [batch, frames] (box width / height)"),
+            lambda t: _same_frames(ref, t, "ratios"),
+            lambda t: tf.debugging.assert_all_finite(t, message="ratios contain NaN or Inf"),
+            lambda t: tf.debugging.assert_positive(t, message="ratios (box width / height) must be > 0"),
+        ])
+        return tf.ensure_shape(r, [None, None])
+
+    def _mask(m, ref):
+        m = checked(m, [
+            lambda t: tf.debugging.assert_rank(t, 4, message=f"mask must be [batch, frames, {h}, {w}] uint8"),
+            lambda t: tf.debugging.assert_equal(tf.shape(t)[:2], tf.shape(ref)[:2],
+                                                message="mask must have the same [batch, frames] as frames"),
+            lambda t: tf.debugging.assert_equal(tf.shape(t)[2:], tf.constant([h, w]),
+                                                message=f"mask frames must be {h}x{w}"),
+        ])
+        return tf.cast(tf.ensure_shape(m, [None, None, h, w]), tf.float32)[..., None] / 255.0
+
+    def _run(feed):
+        return embed(_first_tensor(compute(feed), ("embeddings", "embedding")))
+
+    specs = [tf.TensorSpec(None, tf.uint8, name="frames"), tf.TensorSpec(None, tf.float32, name="ratios")]
+    if with_mask:
+        @tf.function(input_signature=specs + [tf.TensorSpec(None, tf.uint8, name="mask")])
+        def serving_default(frames, ratios, mask):
+            return _run({"frames": _frames(frames), "ratios": _ratios(ratios, frames), "mask": _mask(mask, frames)})
+    else:
+        @tf.function(input_signature=specs)
+        def serving_default(frames, ratios):
+            return _run({"frames": _frames(frames), "ratios": _ratios(ratios, frames)})
+
+    module.serving_default = serving_default
+    return module, {"serving_default": serving_default}

@@ -32,6 +32,16 @@ def example_inputs(input_kind: str, *, input_hw=(64, 44), batch_sizes=(1, 4), fr
         elif input_kind == "pose_features":
             out.append(("serving_default",
                         {"pose_features": rng.random((b, frames, 17, 17, 32), dtype=np.float32)}))
+        elif input_kind in ("skeleton_maps", "skeleton_silhouette"):
+            kp = example_keypoints(b, frames, rng)
+            maps = rng.integers(0, 256, (b, frames, 64, 44, 2), dtype=np.uint8)
+            sils = {"silhouettes": (rng.random((b, frames, 64, 44)) > 0.6).astype(np.uint8) * 255} \
+                if input_kind == "skeleton_silhouette" else {}
+            out.append(("serving_default", {"keypoints": kp, **sils}))
+            out.append(("heatmaps", {"skeleton_maps": maps, **sils}))
+        elif input_kind == "rgb_crops":
+            out.append(("serving_default", {"frames": rng.integers(0, 256, (b, frames, h, w, 3), dtype=np.uint8),
+                                            "ratios": rng.uniform(0.3, 0.6, (b, frames)).astype(np.float32)}))
         elif input_kind == "image":
             img = rng.integers(0, 256, (b, 299, 299, 3), dtype=np.uint8)
             out.append(("serving_default", {"images": img}))
@@ -39,6 +49,17 @@ def example_inputs(input_kind: str, *, input_hw=(64, 44), batch_sizes=(1, 4), fr
         else:
             raise ValueError(f"no warm-up inputs for input kind {input_kind!r}")
     return out
+
+
+def example_keypoints(batch, frames, rng):
+    """Plausible COCO-17 keypoints ``float32 [batch, frames, 17, 3]``: a standing figure about
+    180 pixels tall with jitter, scores in [0.3, 1]."""
+    base = np.array([[0, -90], [-5, -95], [5, -95], [-10, -92], [10, -92], [-20, -60], [20, -60], [-25, -30],
+                     [25, -30], [-25, 0], [25, 0], [-12, 0], [12, 0], [-12, 45], [12, 45], [-12, 90], [12, 90]],
+                    np.float32)
+    xy = base[None, None] + rng.normal(0, 3, (batch, frames, 17, 2)).astype(np.float32) + np.float32([160, 120])
+    score = rng.uniform(0.3, 1.0, (batch, frames, 17, 1)).astype(np.float32)
+    return np.concatenate([xy, score], axis=-1)
 
 
 def write_warmup_requests(saved_model_dir, model_name: str, requests) -> Path:

@@ -88,6 +88,8 @@ class WalkerSequence:
     silhouette as our real front end would deliver it (lost frames are empty).
     ``face``: ``float32 [T, 5, 3]`` nose, left eye, right eye, left ear, right ear
     (x, y, visible), which with ``joints`` gives COCO-17 (:meth:`coco17`).
+    ``keypoints`` (property): COCO-17 ``float32 [T, 17, 3]`` (x, y, score 0.95 visible / 0.45
+    hidden) as a COCO pose estimator reports them (SkeletonGait's input), from :meth:`coco17`.
     """
 
     subject: str
@@ -105,6 +107,13 @@ class WalkerSequence:
 
     def __len__(self):
         return len(self.silhouettes)
+
+    @property
+    def keypoints(self) -> np.ndarray:
+        """``float32 [T, 17, 3]`` COCO-17 (x, y, score): what a COCO pose estimator reports -
+        score 0.95 for a visible point, 0.45 for a hidden one (SkeletonGait's input)."""
+        kp = self.coco17()
+        return np.concatenate([kp[..., :2], np.where(kp[..., 2:] > 0, 0.95, 0.45)], -1).astype(np.float32)
 
     def coco17(self) -> np.ndarray:
         """``float32 [T, 17, 3]`` COCO-17 keypoints (x, y, visible): the five face points

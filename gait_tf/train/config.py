@@ -300,18 +300,60 @@ def read_yaml(path) -> dict:
     return raw
 
 
+def model_loss(model_name):
+    """The registered training objective of model ``model_name`` (``ModelSpec.loss``), or None
+    (also for names that are not models: :func:`validate` and the trainer report those)."""
+    if not isinstance(model_name, str):
+        return None
+    from gait_tf import models
+    from gait_tf.errors import ModelError
+
+    try:
+        return models.get_spec(model_name).loss
+    except ModelError:
+        return None
+
+
+def _loss_section(raw):
+    """Pop and validate the model loss' own top-level section (e.g. ``gaitnet:``) from ``raw``:
+    ``(section name, settings)`` or ``(None, None)``. Keys are the loss' ``defaults``; values
+    numbers >= 0."""
+    model = raw.get("model")
+    loss = model_loss(model.get("name")) if isinstance(model, dict) else None
+    section = getattr(loss, "section", None)
+    if section is None:
+        return None, None
+    given = raw.pop(section, None) or {}
+    if not isinstance(given, dict):
+        raise ConfigError(f"{section}: expected a mapping, got {given!r}")
+    settings = dict(loss.defaults)
+    for key, value in given.items():
+        if key not in loss.defaults:
+            raise ConfigError(f"unknown config key '{section}.{key}'; known: {sorted(loss.defaults)}")
+        value = _to_float(value)
+        if not _is_number(value) or value < 0:
+            raise ConfigError(f"{section}.{key}: expected a number >= 0, got {given[key]!r}")
+        settings[key] = float(value)
+    return section, settings
+
+
 def load_config(path=None, overrides=(), raw=None):
     """Read YAML ``path`` (or take ``raw`` dict), apply ``--set`` overrides, merge defaults, validate.
 
     Returns a plain nested dict (all sections present). ``name`` defaults to the file stem.
+    A model with its own training objective may have one more top-level section (e.g.
+    ``gaitnet:`` loss weights, see :func:`model_loss`); it is validated and kept.
     """
     if raw is None:
         path = Path(path) if path is not None else None
         raw = read_yaml(path)
-    raw = apply_overrides(raw, overrides)
+    raw = apply_overrides(raw, overrides)  # a deep copy
     try:
+        section, settings = _loss_section(raw)
         cfg = _merge(SCHEMA, raw, "")
         validate(cfg)
+        if section is not None:
+            cfg[section] = settings
     except ConfigError as exc:
         if path is not None:
             raise ConfigError(f"{path}: {exc}") from None

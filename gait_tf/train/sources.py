@@ -184,18 +184,27 @@ class DatasetSource:
         return self._build(self.ds, sampler_state=state, **self.kwargs).dataset
 
 
-def build_source(data_cfg, seed, workdir, spec=None, pairs=False):
+def build_source(data_cfg, seed, workdir, spec=None, pairs=False, log=None, input_hw=None):
     """The batch source described by the ``data`` config section, for the model ``spec``
     (:func:`gait_tf.models.get_spec`; ``None``: silhouettes). RGB-sequence models get an
     :class:`gait_tf.train.rgb.RGBSource` over the synthetic RGB walkers, of pairs of clips
-    when ``pairs`` (GaitNet's losses) and of P x K clips otherwise."""
-    if spec is not None and spec.input_kind == "rgb_sequence":
+    when ``pairs`` (GaitNet's losses) and of P x K clips otherwise; RGB-crop models
+    (GaitEdge) P x K clips of person boxes with their aspect ratios and masks; skeleton-map
+    models a :class:`gait_tf.train.skeleton.SkeletonSource`. ``input_hw``: the model's
+    configured input size (default: the registry's)."""
+    if spec is not None and spec.input_kind in ("skeleton_maps", "skeleton_silhouette"):
+        from gait_tf.train.skeleton import SkeletonSource
+
+        return SkeletonSource.from_config(data_cfg, seed, workdir, spec, log=log)
+    if spec is not None and spec.input_kind in ("rgb_sequence", "rgb_crops"):
         from gait_tf.train.rgb import RGBSource
 
-        if data_cfg["synthetic"] is None:
-            raise ConfigError(f"model {spec.name!r}: RGB models train on the synthetic RGB walkers "
-                              "only (data.synthetic)")
-        return RGBSource.from_config(data_cfg, seed, workdir, spec.input_hw, kind="pairs" if pairs else "pk")
+        if data_cfg["synthetic"] is None and spec.input_kind != "rgb_crops":
+            raise ConfigError(f"model {spec.name!r}: RGB-sequence models train on the synthetic RGB walkers "
+                              "only (data.synthetic); RGB-crop models also read CASIA-B* (data.root)")
+        crop = "box" if spec.input_kind == "rgb_crops" else "centred"
+        return RGBSource.from_config(data_cfg, seed, workdir, tuple(input_hw or spec.input_hw),
+                                     kind="pairs" if pairs else "pk", crop=crop)
     if data_cfg["random"] is not None:
         return RandomSource.from_config(data_cfg, seed)
     return DatasetSource.from_config(data_cfg, seed, workdir)

@@ -28,6 +28,10 @@ from gait_tf.train.config import dump_config
 from gait_tf.utils import atomic_write, write_json
 
 
+#: model input kinds the trainer has batch sources for (gait_tf.train.sources.build_source)
+TRAINABLE_KINDS = ("silhouette", "rgb_sequence", "rgb_crops", "skeleton_maps", "skeleton_silhouette")
+
+
 def _set_precision(mode):
     import keras
 
@@ -149,17 +153,19 @@ class Trainer:
         from gait_tf import models
 
         spec = models.get_spec(cfg["model"]["name"])
-        if spec.input_kind not in ("silhouette", "rgb_sequence"):
+        if spec.input_kind not in TRAINABLE_KINDS:
             raise ModelError(f"model {spec.name!r} takes {spec.input_kind!r} input; the trainer feeds "
-                             "silhouettes or RGB sequences")
-        # GaitNet computes its own losses from pairs of clips (gait_tf.train.gaitnet)
+                             f"{', '.join(TRAINABLE_KINDS)}")
+        # a model with its own objective (e.g. GaitNet's losses on pairs of clips) names it in
+        # its registry spec; the others train with the generic ``losses:`` list
         self.model_loss = None
-        if spec.name == "gaitnet":
-            from gait_tf.train.gaitnet import GaitNetLoss
-
-            self.model_loss = GaitNetLoss(cfg.get("gaitnet"))
-        self.source = source or build_source(cfg["data"], seed, self.workdir, spec,
-                                             pairs=self.model_loss is not None)
+        if spec.loss is not None:
+            section = getattr(spec.loss, "section", None)
+            self.model_loss = spec.loss(cfg.get(section) if section else None, cfg["losses"])
+        batch_kind = getattr(self.model_loss, "batch", "pk")
+        model_hw = spec.config_for(cfg["model"]["preset"], **cfg["model"]["overrides"]).get("input_hw")
+        self.source = source or build_source(cfg["data"], seed, self.workdir, spec, pairs=batch_kind == "pairs",
+                                             log=log, input_hw=model_hw)
         self.loss_fn = build_loss(cfg["losses"]) if self.model_loss is None else None
 
         with self.strategy.scope():
