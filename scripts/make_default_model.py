@@ -36,7 +36,7 @@ sys.path.insert(0, str(REPO))
 import numpy as np  # noqa: E402
 
 
-def calibrate(model, subjects, far, seed, views, conditions, workers):
+def calibrate(model, subjects, far, seed, views, conditions, workers, realism="realistic"):
     from gait_tf.data import load_dataset
     from gait_tf.evaluation.distance import pairwise_distance
     from gait_tf.evaluation.embed import embed_dataset
@@ -45,7 +45,7 @@ def calibrate(model, subjects, far, seed, views, conditions, workers):
 
     with tempfile.TemporaryDirectory(prefix="gait_tf-calib-") as tmp:
         write_dataset(tmp, "opengait", subjects=subjects, conditions=conditions, views=views, seed=seed,
-                      image_size=(120, 160), n_frames=40, workers=workers, realism="realistic")
+                      image_size=(120, 160), n_frames=40, workers=workers, realism=realism)
         ds = load_dataset(tmp, layout="opengait")
         out = embed_dataset(model, ds)
     emb, subj = out["embeddings"], np.asarray(out["subjects"]).astype(str)
@@ -57,7 +57,7 @@ def calibrate(model, subjects, far, seed, views, conditions, workers):
     return {"threshold": thr, "far_target": far, "far": float((pairs[~same] <= thr).mean()),
             "tar": float((pairs[same] <= thr).mean()), "impostor_pairs": int((~same).sum()),
             "genuine_pairs": int(same.sum()), "subjects": len(set(subj)), "sequences": int(len(emb)),
-            "data": {"preset": "realistic", "seed": seed, "subjects": subjects, "views": views,
+            "data": {"preset": realism, "seed": seed, "subjects": subjects, "views": views,
                      "conditions": conditions}}
 
 
@@ -74,6 +74,10 @@ def main(argv=None):
     p.add_argument("--far", type=float, default=0.05)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--realism", default="realistic",
+                   help="preset of the calibration walkers (the shipped model: realistic)")
+    p.add_argument("--calibrate-only", action="store_true",
+                   help="print the calibration JSON and write nothing (thresholds of comparison models)")
     p.add_argument("--out", default=str(REPO / "gait_tf" / "pretrained" / "weights"))
     args = p.parse_args(argv)
 
@@ -84,14 +88,16 @@ def main(argv=None):
     from gait_tf.utils import write_json
 
     trained = load_model(args.model)
-    model = keras.Model(trained.inputs, trained.outputs, name=args.model_name)
+    model = keras.Model(trained.input, trained.output, name=args.model_name)  # dict outputs kept
     family = trained.name
     dummy = np.zeros((1, 8, 64, 44, 1), np.float32)
     shape = list(np.asarray(model(dummy, training=False)["embeddings"]).shape[1:])
     np.testing.assert_allclose(model(dummy)["embeddings"], trained(dummy)["embeddings"], atol=0)
     cal = calibrate(model, args.calib_subjects, args.far, args.seed, args.calib_views.split(","),
-                    args.calib_conditions.split(","), args.workers)
+                    args.calib_conditions.split(","), args.workers, args.realism)
     print(json.dumps(cal, indent=2))
+    if args.calibrate_only:
+        return cal
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     target = out / f"{args.name}.keras"

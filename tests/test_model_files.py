@@ -140,8 +140,11 @@ def test_convert_names_bad_pt_files_and_unknown_models_first(tmp_path, capsys, m
     monkeypatch.setattr(common, "load_state_dict", never)
     assert main(["convert", "--model", "gaitnope", "--checkpoint", str(tmp_path / "good.pt"), "--out",
                  str(tmp_path / "x.keras")]) == 2
-    assert "--model 'gaitnope': no PyTorch converter for this model; supported: gaitgl, gaitpart, gaitset" \
-        in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--model 'gaitnope': no PyTorch converter for this model; supported: " in err
+    supported = err.strip().split("supported: ")[1].split(", ")
+    assert supported == sorted(supported) and {"gaitset", "gaitpart", "gaitgl", "gaitbase", "deepgaitv2",
+                                                 "skeletongait", "skeletongait_pp", "gaitedge"} <= set(supported)
     assert main(["convert", "--model", "gaitset", "--preset", "nope", "--checkpoint", str(tmp_path / "good.pt"),
                  "--out", str(tmp_path / "x.keras")]) == 2
     assert "unknown preset 'nope' for model 'gaitset'" in capsys.readouterr().err

@@ -12,23 +12,14 @@ from __future__ import annotations
 
 import json
 
-from gait_tf.argtypes import non_negative_float, positive_int
-from gait_tf.commands.silhouettes import add_video_arguments, parse_track
+from gait_tf.commands.silhouettes import add_gallery_arguments, add_video_arguments, parse_track
 
 
 def register(subparsers):
     p = subparsers.add_parser("identify-video", help="video -> silhouettes -> embedding -> gallery identity",
                               description=__doc__.split("\n\n")[1].replace("``", ""))
     add_video_arguments(p)
-    p.add_argument("--gallery", required=True, metavar="G", help="gallery file (.npz, from Gallery.save)")
-    p.add_argument("--model", default="default", metavar="M",
-                   help="silhouette model (.keras) that made the gallery (default: the shipped default model)")
-    p.add_argument("--model-name", metavar="NAME",
-                   help="model name to check against the gallery (default: the Keras model's name)")
-    p.add_argument("--top-k", type=positive_int, default=5, help="ranked identities to print (default 5)")
-    p.add_argument("--threshold", type=non_negative_float,
-                   help="open-set distance threshold (default: the gallery's calibrated one)")
-    p.add_argument("--closed-set", action="store_true", help="never answer unknown (ignore any threshold)")
+    add_gallery_arguments(p, top_k_help="ranked identities to print (default 5)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.epilog = ("--track: with --method blazepose, a track id restricts the answer to that person "
                 "(default: every walker); with bgsub/unet, the person followed")

@@ -15,7 +15,22 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from gait_tf.argtypes import positive_float, positive_int
+from gait_tf.argtypes import non_negative_float, positive_float, positive_int
+
+
+def add_gallery_arguments(p, top_k_help):
+    """The options of the commands that match walkers against a gallery (``identify-video``,
+    ``watch``): ``--gallery``, ``--model`` (default: the shipped default model),
+    ``--model-name``, ``--top-k``, ``--threshold``, ``--closed-set``."""
+    p.add_argument("--gallery", required=True, metavar="G", help="gallery file (.npz, from Gallery.save)")
+    p.add_argument("--model", default="default", metavar="M",
+                   help="silhouette model (.keras) that made the gallery (default: the shipped default model)")
+    p.add_argument("--model-name", metavar="NAME",
+                   help="model name to check against the gallery (default: the Keras model's name)")
+    p.add_argument("--top-k", type=positive_int, default=5, help=top_k_help)
+    p.add_argument("--threshold", type=non_negative_float,
+                   help="open-set distance threshold (default: the gallery's calibrated one)")
+    p.add_argument("--closed-set", action="store_true", help="never answer unknown (ignore any threshold)")
 
 
 def add_video_arguments(p):

@@ -14,7 +14,8 @@ from __future__ import annotations
 import json
 import sys
 
-from gait_tf.argtypes import non_negative_float, non_negative_int, positive_float, positive_int
+from gait_tf.argtypes import non_negative_int, positive_float, positive_int
+from gait_tf.commands.silhouettes import add_gallery_arguments
 
 
 def register(subparsers):
@@ -24,15 +25,7 @@ def register(subparsers):
                               description=__doc__.split("\n\n")[1].replace("``", ""))
     p.add_argument("source", metavar="SOURCE",
                    help="webcam index (0), stream URL (rtsp://, http://, https://, rtmp://, udp://, ...) or video file")
-    p.add_argument("--gallery", required=True, metavar="G", help="gallery file (.npz, from Gallery.save)")
-    p.add_argument("--model", default="default", metavar="M",
-                   help="silhouette model (.keras) that made the gallery (default: the shipped default model)")
-    p.add_argument("--model-name", metavar="NAME",
-                   help="model name to check against the gallery (default: the Keras model's name)")
-    p.add_argument("--top-k", type=positive_int, default=5, help="ranked identities per answer (default 5)")
-    p.add_argument("--threshold", type=non_negative_float,
-                   help="open-set distance threshold (default: the gallery's calibrated one)")
-    p.add_argument("--closed-set", action="store_true", help="never answer unknown (ignore any threshold)")
+    add_gallery_arguments(p, top_k_help="ranked identities per answer (default 5)")
     p.add_argument("--window", type=positive_int, default=watch.WINDOW, metavar="N",
                    help=f"recent frames kept per person and embedded (default {watch.WINDOW}; at least MIN_FRAMES)")
     p.add_argument("--update-every", type=positive_int, default=watch.UPDATE_EVERY, metavar="K",

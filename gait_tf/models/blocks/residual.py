@@ -67,16 +67,9 @@ class _ResidualBase(keras.layers.Layer):
                 "downsample": self.downsample}
 
 
-@_serializable
-class ResidualBlock2D(_ResidualBase):
-    """Per-frame basic block: ``[N, H, W, Cin] -> [N, H', W', filters]`` (see module doc)."""
-
-    def __init__(self, filters, stride=1, downsample=False, **kwargs):
-        super().__init__(filters, stride, downsample, **kwargs)
-        self.conv1 = TorchConv2D(self.filters, 3, self.stride, name="conv1")
-        self.conv2 = TorchConv2D(self.filters, 3, 1, name="conv2")
-        if self.downsample:
-            self.down_conv = TorchConv2D(self.filters, 1, self.stride, name="down_conv")
+class _TwoConvResidual(_ResidualBase):
+    """conv1 -> BN -> ReLU -> conv2 -> BN, plus the shortcut, then ReLU: the body shared by
+    the 2D and the 3D block (their subclasses make ``conv1``, ``conv2`` and ``down_conv``)."""
 
     def build(self, input_shape):
         out = self.conv1.compute_output_shape(input_shape)
@@ -92,6 +85,19 @@ class ResidualBlock2D(_ResidualBase):
 
     def compute_output_shape(self, input_shape):
         return self.conv1.compute_output_shape(input_shape)
+
+
+@_serializable
+class ResidualBlock2D(_TwoConvResidual):
+    """Per-frame basic block: ``[N, H, W, Cin] -> [N, H', W', filters]`` (see module doc)."""
+
+    def __init__(self, filters, stride=1, downsample=False, **kwargs):
+        super().__init__(filters, stride, downsample, **kwargs)
+        self.conv1 = TorchConv2D(self.filters, 3, self.stride, name="conv1")
+        self.conv2 = TorchConv2D(self.filters, 3, 1, name="conv2")
+        if self.downsample:
+            self.down_conv = TorchConv2D(self.filters, 1, self.stride, name="down_conv")
+
 
 
 @_serializable
@@ -138,7 +144,7 @@ class ResidualBlockP3D(_ResidualBase):
 
 
 @_serializable
-class ResidualBlock3D(_ResidualBase):
+class ResidualBlock3D(_TwoConvResidual):
     """3D block: ``[B, T, H, W, Cin] -> [B, T, H', W', filters]`` with 3x3x3 convolutions
     (spatial stride ``stride`` in the first one; temporal stride 1, zero padding 1)."""
 
@@ -149,20 +155,6 @@ class ResidualBlock3D(_ResidualBase):
         if self.downsample:
             self.down_conv = FrameConv3D(self.filters, (1, 1, 1), spatial_stride=self.stride, name="down_conv")
 
-    def build(self, input_shape):
-        out = self.conv1.compute_output_shape(input_shape)
-        pairs = [(self.conv1, input_shape), (self.bn1, out), (self.conv2, out), (self.bn2, out)]
-        if self.downsample:
-            pairs += [(self.down_conv, input_shape), (self.down_bn, out)]
-        self._build_sublayers(pairs)
-
-    def call(self, x, training=None):
-        y = ops.relu(self.bn1(self.conv1(x), training=training))
-        y = self.bn2(self.conv2(y), training=training)
-        return ops.relu(y + self._shortcut(x, training))
-
-    def compute_output_shape(self, input_shape):
-        return self.conv1.compute_output_shape(input_shape)
 
 
 def needs_downsample(in_channels, filters, stride):
