@@ -278,7 +278,7 @@ def main(argv=None):
         print("== rank-1 of int8 (trained small GaitSet, synthetic CASIA-B test subjects)", flush=True)
         rank1 = rank1_drop(args, work)
     print()
-    header = f"| model | TF batch-1 ms | " + " | ".join(FORMAT_COLUMNS) + " |"
+    header = "| model | TF batch-1 ms | " + " | ".join(FORMAT_COLUMNS) + " |"
     print(header)
     print("|" + "---|" * (2 + len(FORMAT_COLUMNS)))
     for row in rows:

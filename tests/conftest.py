@@ -48,12 +48,3 @@ def real_silhouettes_dir():
         if base and (Path(base) / "data" / "real_silhouettes" / "nm.gif").is_file():
             return Path(base) / "data" / "real_silhouettes"
     pytest.fail("real silhouettes not found: expected ../shared/data/real_silhouettes/nm.gif")
-
-
-@pytest.fixture(scope="session")
-def real_images_dir(real_silhouettes_dir):
-    """``../shared/data/real_images`` (20 COCO photos) beside the checkout."""
-    path = real_silhouettes_dir.parent / "real_images"
-    if not any(path.glob("*.jpg")):
-        pytest.fail(f"real images not found: expected {path}/*.jpg")
-    return path

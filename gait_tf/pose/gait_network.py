@@ -27,7 +27,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from gait_tf.errors import CheckpointError, ModelError
+from gait_tf.errors import ModelError
 
 GAIT_FEATURES = 512
 BN_EPSILON = 1e-4

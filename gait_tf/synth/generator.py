@@ -274,7 +274,6 @@ class WalkerGenerator:
         if n_frames is not None:
             if int(n_frames) < 1:
                 raise ConfigError(f"n_frames: must be >= 1, got {n_frames!r}")
-            n = int(n_frames)
         if not self.realism.is_casia_b:
             seq = self._sequence_realistic(s, condition, view, n_frames, rgb, mode)
         else:

@@ -72,8 +72,6 @@ class TrainingCheckpoint:
         :class:`CheckpointError` (naming the directory and every reason) when checkpoints
         exist but none can be restored (e.g. the model or optimizer changed).
         """
-        import tensorflow as tf
-
         if self.restore_directory == self.directory:
             candidates = list(reversed(self.manager.checkpoints))
         else:
