@@ -77,6 +77,31 @@ def test_four_walkers_are_four_separate_tracks(four):
     assert min(np.diff(centres)) > 40
 
 
+def test_prediction_moves_with_the_video_frames_elapsed():
+    """With a reader step K the tracker sees every K-th frame: a track's ROI and box are
+    predicted as far as the person walked in the video frames since it was last seen."""
+    from gait_tf.tracking.people import Observation, PersonTrack
+
+    t = PersonTrack(1, roi=ROI(100.0, 200.0, 150.0), velocity=np.array([3.0, -1.0]))
+    t.observations.append(Observation(10, None, 1.0, None, np.array([50.0, 100.0, 150.0, 300.0])))
+    assert t.predicted_roi().cx == pytest.approx(103.0)           # next update: one frame on
+    r = t.predicted_roi(14)                                        # step 4: four frames on
+    assert (r.cx, r.cy, r.size) == pytest.approx((112.0, 196.0, 150.0))
+    np.testing.assert_allclose(t.predicted_box(12), [56.0, 98.0, 156.0, 298.0])
+
+
+def test_every_second_frame_keeps_the_four_walkers(real_video_dir):
+    """``step=2`` (``--step 2``, the faster setting of docs/video.md): the same four tracks,
+    on even video frames only."""
+    res = track_people(real_video_dir / "four_walkers.mp4", step=2, max_frames=50)
+    assert res.n_frames == 50
+    assert len(res.people) == 4, [p.summary() for p in res.people]
+    for p in res.people:
+        assert (p.frames % 2 == 0).all()
+        assert p.shape_ok.mean() > 0.9
+    assert sorted(len(p) for p in res.people)[-2] >= 45           # the two seen from frame 0
+
+
 def test_four_walkers_keep_their_identity(four):
     """A track's clothing colour stays its own: the mean hue histogram of a track's first
     and last thirds is closer to itself than to any other track's."""

@@ -92,14 +92,23 @@ class PersonTrack:
         """Mean person score over the observations, in [0, 1]."""
         return float(np.mean([o.score for o in self.observations])) if self.observations else 0.0
 
-    def predicted_roi(self) -> ROI:
+    def _steps(self, index) -> int:
+        """Video frames from the last observation to frame ``index`` (the velocity is per
+        video frame, so a reader's ``step`` > 1 moves the prediction as far as the person)."""
+        if index is None or not self.observations:
+            return self.missed + 1
+        return max(int(index) - self.last.frame, 1)
+
+    def predicted_roi(self, index=None) -> ROI:
+        """The ROI expected in frame ``index`` (default: the next update)."""
         r = self.roi
-        k = self.missed + 1
+        k = self._steps(index)
         return ROI(r.cx + k * self.velocity[0], r.cy + k * self.velocity[1], r.size, r.up)
 
-    def predicted_box(self) -> np.ndarray:
+    def predicted_box(self, index=None) -> np.ndarray:
+        """The box ``(x0, y0, x1, y1)`` expected in frame ``index`` (default: the next update)."""
         b = np.asarray(self.last.box, np.float64)
-        k = self.missed + 1
+        k = self._steps(index)
         return b + np.array([*self.velocity, *self.velocity]) * k
 
     @property
@@ -133,9 +142,10 @@ class PersonTracker:
 
     Args:
         finder: a :class:`~gait_tf.detection.people.PersonFinder` (its landmarker is shared).
-        detect_every: run the finder every this many frames (and on the first).
+        detect_every: run the finder every this many video frames (and on the first; with a
+            reader ``step`` > 1, on the first processed frame at least this far on).
         lost_detect_every: ... and every this many while a track is occluded.
-        max_missed: frames a track may go unseen before it ends.
+        max_missed: video frames a track may go unseen before it ends.
         min_presence, min_torso: what a propagated ROI must give to count as seen.
         min_track_frames, min_track_score: tracks kept by :meth:`finish`.
         mask_threshold: probability over which a pixel is the person's.
@@ -173,7 +183,7 @@ class PersonTracker:
             # an unseen track retries its predicted ROI on the next 2 frames, then every 3rd
             if t.missed > 2 and t.missed % 3:
                 continue
-            lm = self.landmarker.run(image, t.predicted_roi())
+            lm = self.landmarker.run(image, t.predicted_roi(index))
             self.stats["landmark_runs"] += 1
             if lm.presence >= self.min_presence and torso_score(lm) >= self.min_torso:
                 seen[t.track_id] = lm
@@ -193,7 +203,7 @@ class PersonTracker:
         by_id = {t.track_id: t for t in self.active}
         order = list(seen.items())
         for lm in new_people:
-            track = self._reacquire(lm, image, exclude=seen)
+            track = self._reacquire(lm, image, exclude=seen, index=index)
             if track is None:
                 track = PersonTrack(self._next_id)
                 self._next_id += 1
@@ -209,7 +219,7 @@ class PersonTracker:
         for t in list(self.active):
             if t.track_id not in seen:
                 t.missed += 1
-                if t.missed > self.max_missed:
+                if index - t.last.frame > self.max_missed:
                     self.active.remove(t)
                     self.ended.append(t)
         t_end = time.perf_counter()
@@ -250,7 +260,7 @@ class PersonTracker:
                 db = keypoint_distance(seen[b], tracks[b].last.landmarks) + 0.05 * tracks[b].missed
                 del seen[b if da <= db else a]
 
-    def _reacquire(self, lm, image, exclude):
+    def _reacquire(self, lm, image, exclude, index=None):
         """A recently lost track that ``lm`` continues, or None."""
         best, best_cost = None, None
         box = lm.box()
@@ -258,7 +268,7 @@ class PersonTracker:
         for t in self.active:
             if t.track_id in exclude or t.missed == 0:
                 continue
-            pred = t.predicted_box()
+            pred = t.predicted_box(index)
             iou = float(box_iou(box[None], pred[None])[0, 0])
             c1 = (box[:2] + box[2:]) / 2
             c2 = (pred[:2] + pred[2:]) / 2
