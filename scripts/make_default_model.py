@@ -9,11 +9,12 @@
    through the front-end error model, every sequence embedded; the threshold is the
    largest distance with a false-accept rate <= ``--far`` over all pairs of sequences of
    different subjects; the genuine-pair acceptance at it is reported too;
-3. writes ``<name>.keras``, ``<name>.json`` (metadata: family, model name, input, embedding
-   shape, threshold and its calibration, training recipe) and the model card ``<name>.md``.
+3. writes ``<name>.keras`` and ``<name>.json`` (metadata: family, model name, input, embedding
+   shape, threshold and its calibration, training recipe).
 
-The real-footage figures of the card come from ``scripts/real_eval.py`` (``--real-eval``
-JSON), run after this script.
+The model card ``<name>.md`` is written by hand from these figures and from
+``scripts/real_eval.py`` (run after this script). ``--calibrate-only`` prints the calibration
+of a comparison model (another family or preset) and writes nothing.
 
 Usage::
 

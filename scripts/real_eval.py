@@ -10,6 +10,9 @@ and second half, and every half is embedded with each model. Reported per model:
   per clip and over all clips together: rank-1 and the distance margin (nearest other
   person minus own first half, mean over probes; also relative to the mean distance);
 * **separation**: mean distance between halves of the same person and of different people;
+* **verification**, threshold-free: the AUC (how often a genuine half pair is closer than an
+  impostor pair) and the equal error rate, over all clips; the fairest way to compare
+  families, whose distance scales differ;
 * **open set** at the model's shipped threshold (the default model's card; ``--threshold``
   for others): genuine pairs accepted (TAR = 1 - false-reject rate) and impostor pairs
   accepted (false-accept rate), over all clips;
@@ -98,16 +101,62 @@ def evaluate(embed, tracks, clip_of, thr):
         rank1 = float((sub.argmin(1) == np.arange(len(sub))).mean())
         margin = imp.min(1) - genuine
         mean_imp = float(sub[~eye].mean())
-        per_clip[c] = {"tracks": int(sel.sum()), "rank1": rank1, "margin": float(margin.mean()),
+        per_clip[c] = {"tracks": int(sel.sum()), "rank1": rank1,
+                       "rank1_ci95": wilson(int(round(rank1 * sel.sum())), int(sel.sum())), "margin": float(margin.mean()),
                        "relative_margin": float(margin.mean() / mean_imp), "same_mean": float(genuine.mean()),
                        "other_mean": mean_imp}
     out["clips"] = per_clip
     genuine, imp = d[same], d[~same]
+    out["verification"] = verification(genuine, imp)
     if thr is not None:
         out["open_set"] = {"threshold": thr, "tar": float((genuine <= thr).mean()),
                            "frr": float((genuine > thr).mean()), "far": float((imp <= thr).mean()),
                            "genuine_pairs": int(len(genuine)), "impostor_pairs": int(len(imp))}
     return out, g, q
+
+
+def wilson(k, n, z=1.96):
+    """95 % Wilson score interval ``[lo, hi]`` of a proportion of ``k`` successes in ``n``."""
+    if n == 0:
+        return [0.0, 1.0]
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return [float(max(0.0, centre - half)), float(min(1.0, centre + half))]
+
+
+def _auc(g, i_sorted):
+    """P(genuine < impostor), ties half, from genuine distances and *sorted* impostor ones."""
+    right = np.searchsorted(i_sorted, g, "right")
+    left = np.searchsorted(i_sorted, g, "left")
+    return float(((len(i_sorted) - right) + 0.5 * (right - left)).sum() / (len(g) * len(i_sorted)))
+
+
+def auc_ci95(genuine, impostor, n_boot=1000, seed=0):
+    """Bootstrap 95 % interval of the AUC (genuine and impostor pairs resampled separately)."""
+    rng = np.random.default_rng(seed)
+    g, i = np.asarray(genuine, np.float64), np.asarray(impostor, np.float64)
+    aucs = [_auc(g[rng.integers(0, len(g), len(g))], np.sort(i[rng.integers(0, len(i), len(i))]))
+            for _ in range(n_boot)]
+    return [float(np.percentile(aucs, 2.5)), float(np.percentile(aucs, 97.5))]
+
+
+def verification(genuine, impostor):
+    """Threshold-free separation of genuine and impostor distances (1-D arrays).
+
+    ``auc``: probability that a genuine pair is closer than an impostor pair (ties count
+    half), with its bootstrap 95 % interval ``auc_ci95``; ``eer``: the equal error rate,
+    where false rejects equal false accepts (the mean of the two at the threshold where they
+    are closest).
+    """
+    g, i = np.asarray(genuine, np.float64), np.asarray(impostor, np.float64)
+    gs, is_ = np.sort(g), np.sort(i)
+    thr = np.unique(np.concatenate([g, i]))
+    frr = 1.0 - np.searchsorted(gs, thr, "right") / len(g)  # genuine above t
+    far = np.searchsorted(is_, thr, "right") / len(i)  # impostors at or below t
+    k = int(np.argmin(np.abs(frr - far)))
+    return {"auc": _auc(g, is_), "auc_ci95": auc_ci95(g, i), "eer": float((frr[k] + far[k]) / 2),
+            "eer_threshold": float(thr[k])}
 
 
 def casia_real(embed, data, thr):
@@ -150,14 +199,15 @@ def plot(result, name, path):
 
 
 def markdown(results) -> str:
-    rows = ["| model | clip | tracks | rank-1 (halves) | margin (relative) | same person | different people |",
-            "|---|---|---:|---:|---:|---:|---:|"]
+    rows = ["| model | clip | tracks | rank-1 (halves) [95 % interval] | margin (relative) | same person | "
+            "different people |", "|---|---|---:|---:|---:|---:|---:|"]
     for name, r in results["models"].items():
         for clip, m in r["clips"].items():
-            rows.append(f"| {name} | {clip} | {m['tracks']} | {100 * m['rank1']:.1f} % | {m['margin']:.3f} "
+            rows.append(f"| {name} | {clip} | {m['tracks']} | {100 * m['rank1']:.1f} % [{100 * m['rank1_ci95'][0]:.0f}-{100 * m['rank1_ci95'][1]:.0f}] | "
+                        f"{m['margin']:.3f} "
                         f"({100 * m['relative_margin']:.1f} %) | {m['same_mean']:.3f} | {m['other_mean']:.3f} |")
-    rows += ["", "| model | threshold | genuine accepted (TAR) | false rejects | impostors accepted (FAR) | "
-             "real CASIA-B nm-bg | nm-cl |", "|---|---:|---:|---:|---:|---:|---:|"]
+    rows += ["", "| model | AUC [95 % interval] | EER | threshold | genuine accepted (TAR) | false rejects | "
+             "impostors accepted (FAR) | real CASIA-B nm-bg | nm-cl |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for name, r in results["models"].items():
         o = r.get("open_set")
         c = r["casia_real"]
@@ -167,11 +217,13 @@ def markdown(results) -> str:
             acc = "" if v["accepted"] is None else (" accepted" if v["accepted"] else " rejected")
             return f"{v['distance']:.3f}{acc}"
 
+        v = r["verification"]
+        head = f"| {name} | {v['auc']:.3f} [{v['auc_ci95'][0]:.2f}-{v['auc_ci95'][1]:.2f}] | {100 * v['eer']:.1f} % "
         if o:
-            rows.append(f"| {name} | {o['threshold']:.4g} | {100 * o['tar']:.1f} % | {100 * o['frr']:.1f} % | "
+            rows.append(head + f"| {o['threshold']:.4g} | {100 * o['tar']:.1f} % | {100 * o['frr']:.1f} % | "
                         f"{100 * o['far']:.1f} % ({o['impostor_pairs']} pairs) | {cell('nm-bg')} | {cell('nm-cl')} |")
         else:
-            rows.append(f"| {name} | none | - | - | - | {cell('nm-bg')} | {cell('nm-cl')} |")
+            rows.append(head + "| none | - | - | - | {cell('nm-bg')} | {cell('nm-cl')} |")
     return "\n".join(rows)
 
 
