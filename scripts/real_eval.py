@@ -98,11 +98,12 @@ def evaluate(embed, tracks, clip_of, thr):
         eye = np.eye(sel.sum(), dtype=bool)
         genuine = sub[eye]
         imp = np.where(eye, np.inf, sub)
-        rank1 = float((sub.argmin(1) == np.arange(len(sub))).mean())
+        hits = int((sub.argmin(1) == np.arange(len(sub))).sum())
+        rank1 = hits / len(sub)
         margin = imp.min(1) - genuine
         mean_imp = float(sub[~eye].mean())
         per_clip[c] = {"tracks": int(sel.sum()), "rank1": rank1,
-                       "rank1_ci95": wilson(int(round(rank1 * sel.sum())), int(sel.sum())), "margin": float(margin.mean()),
+                       "rank1_ci95": wilson(hits, len(sub)), "margin": float(margin.mean()),
                        "relative_margin": float(margin.mean() / mean_imp), "same_mean": float(genuine.mean()),
                        "other_mean": mean_imp}
     out["clips"] = per_clip
@@ -203,9 +204,10 @@ def markdown(results) -> str:
             "different people |", "|---|---|---:|---:|---:|---:|---:|"]
     for name, r in results["models"].items():
         for clip, m in r["clips"].items():
-            rows.append(f"| {name} | {clip} | {m['tracks']} | {100 * m['rank1']:.1f} % [{100 * m['rank1_ci95'][0]:.0f}-{100 * m['rank1_ci95'][1]:.0f}] | "
-                        f"{m['margin']:.3f} "
-                        f"({100 * m['relative_margin']:.1f} %) | {m['same_mean']:.3f} | {m['other_mean']:.3f} |")
+            lo, hi = m["rank1_ci95"]
+            rows.append(f"| {name} | {clip} | {m['tracks']} | {100 * m['rank1']:.1f} % [{100 * lo:.0f}-{100 * hi:.0f}] | "
+                        f"{m['margin']:.3f} ({100 * m['relative_margin']:.1f} %) | {m['same_mean']:.3f} | "
+                        f"{m['other_mean']:.3f} |")
     rows += ["", "| model | AUC [95 % interval] | EER | threshold | genuine accepted (TAR) | false rejects | "
              "impostors accepted (FAR) | real CASIA-B nm-bg | nm-cl |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for name, r in results["models"].items():
@@ -223,7 +225,7 @@ def markdown(results) -> str:
             rows.append(head + f"| {o['threshold']:.4g} | {100 * o['tar']:.1f} % | {100 * o['frr']:.1f} % | "
                         f"{100 * o['far']:.1f} % ({o['impostor_pairs']} pairs) | {cell('nm-bg')} | {cell('nm-cl')} |")
         else:
-            rows.append(head + "| none | - | - | - | {cell('nm-bg')} | {cell('nm-cl')} |")
+            rows.append(head + f"| none | - | - | - | {cell('nm-bg')} | {cell('nm-cl')} |")
     return "\n".join(rows)
 
 

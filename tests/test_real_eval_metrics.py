@@ -56,3 +56,29 @@ def test_auc_interval_contains_the_auc_and_is_wide_for_few_pairs(real_eval):
     v = real_eval.verification(g, i)
     lo, hi = v["auc_ci95"]
     assert lo < v["auc"] < hi and hi - lo > 0.05
+
+
+
+def test_evaluate_and_markdown_with_and_without_a_threshold(real_eval):
+    # four tracks on a line, 1-D embeddings: halves of tracks 0-2 coincide, track 3's second
+    # half lies nearer track 2's first half, so rank-1 is 3 of 4 over both clips
+    first = [np.array([0.0]), np.array([1.0]), np.array([2.0]), np.array([3.0])]
+    second = [np.array([0.0]), np.array([1.0]), np.array([2.0]), np.array([2.4])]
+    tracks = [(f"t{k}", first[k], second[k]) for k in range(4)]
+    clips = ["a.mp4", "a.mp4", "b.avi", "b.avi"]
+    casia = {"nm-bg": {"distance": 0.3, "accepted": None}, "nm-cl": {"distance": 0.4, "accepted": None}}
+    results = {"models": {}}
+    for name, thr in (("with", 0.5), ("without", None)):
+        r, _, _ = real_eval.evaluate(lambda x: x, tracks, clips, thr)
+        r["casia_real"] = casia
+        results["models"][name] = r
+    r = results["models"]["with"]
+    assert r["clips"]["all"]["rank1"] == 0.75 and r["clips"]["all"]["rank1_ci95"] == real_eval.wilson(3, 4)
+    assert r["clips"]["b.avi"]["rank1"] == 0.5 and r["clips"]["a.mp4"]["rank1"] == 1.0
+    assert r["open_set"]["tar"] == 0.75 and r["open_set"]["far"] == pytest.approx(1 / 12)  # probe 3 vs gallery 2: 0.4
+    assert "open_set" not in results["models"]["without"]
+    text = real_eval.markdown(results)
+    assert "| with | all | 4 | 75.0 % [30-95] |" in text
+    assert "| 0.5 | 75.0 % | 25.0 % | 8.3 % (12 pairs) | 0.300 | 0.400 |" in text
+    without = [line for line in text.splitlines() if line.startswith("| without |") and "none" in line]
+    assert len(without) == 1 and without[0].endswith("| none | - | - | - | 0.300 | 0.400 |")
